@@ -1,0 +1,12 @@
+import { ConfigError, loadConfig } from './config.ts'
+import { postgresConnection } from './connections.ts'
+import { migrate } from './migrations.ts'
+
+// `npm run migrate`: applies pending migrations and exits (0 on success).
+try {
+  const applied = await migrate(postgresConnection(loadConfig()), console)
+  console.log(applied.length ? `applied: ${applied.join(', ')}` : 'schema up to date')
+} catch (err) {
+  console.error(err instanceof ConfigError ? err.message : `migration failed: ${(err as Error).message}`)
+  process.exitCode = 1
+}

@@ -1,0 +1,13 @@
+import { readFileSync } from 'node:fs'
+import { findPackageJSON } from 'node:module'
+import { dirname } from 'node:path'
+
+const packageJsonPath = findPackageJSON('..', import.meta.url)
+if (!packageJsonPath) throw new Error('package.json not found above src/')
+
+const packageJson = JSON.parse(readFileSync(packageJsonPath, 'utf8')) as { name: string; version: string }
+
+/** The project root, where package.json and sql/ live (also when running from dist/). */
+export const packageRoot = dirname(packageJsonPath)
+export const packageName = packageJson.name
+export const packageVersion = packageJson.version
