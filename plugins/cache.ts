@@ -1,0 +1,67 @@
+import fp from 'fastify-plugin'
+import { Redis } from 'ioredis'
+import type { Config } from '../src/config.ts'
+import { redisConnection } from '../src/connections.ts'
+import { withTimeout } from '../src/timeout.ts'
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** The Redis client. Every key it touches is under REDIS_KEY_PREFIX. */
+    redis: Redis
+  }
+}
+
+const MAX_RECONNECT_DELAY_MS = 2000
+
+/**
+ * Owns the ioredis client. We build it instead of registering @fastify/redis:
+ * that plugin holds `ready()` until Redis answers and fails start-up when it
+ * gives up, while this service must start, and recover, with Redis down.
+ */
+export default fp(
+  async function cachePlugin(fastify, { config }: { config: Config }) {
+    const log = fastify.log.child({ plugin: 'cache' })
+    const { url, options } = redisConnection(config)
+    const clientOptions = {
+      ...options,
+      keyPrefix: config.REDIS_KEY_PREFIX,
+      connectionName: 'desafio3-web',
+      // Fail fast while disconnected instead of queueing requests in memory.
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 1,
+      commandTimeout: config.REDIS_COMMAND_TIMEOUT_MS,
+      connectTimeout: config.REDIS_COMMAND_TIMEOUT_MS,
+      // Reconnect forever, with a bounded delay, so the service heals by itself.
+      retryStrategy: (attempt: number) => Math.min(attempt * 100, MAX_RECONNECT_DELAY_MS),
+    }
+    const client = url ? new Redis(url, clientOptions) : new Redis(clientOptions)
+
+    // ioredis emits an error per failed reconnect: log the transitions only.
+    let healthy = true
+    client.on('error', (err) => {
+      if (healthy) log.warn({ err }, 'redis unavailable, reconnecting')
+      healthy = false
+    })
+    client.on('ready', () => {
+      if (!healthy) log.info('redis connection restored')
+      healthy = true
+    })
+
+    fastify.decorate('redis', client)
+    // Give Redis a moment to answer so the first requests find it connected,
+    // but start without it: the client keeps reconnecting in the background.
+    const connected = new Promise((resolve) => client.once('ready', resolve))
+    await withTimeout(connected, config.REDIS_COMMAND_TIMEOUT_MS, 'redis connection').catch(() => {
+      log.warn('starting without redis')
+    })
+
+    fastify.addHook('onClose', async () => {
+      if (client.status === 'ready') {
+        await client.quit().catch(() => client.disconnect())
+      } else {
+        client.disconnect()
+      }
+    })
+  },
+  { name: 'cache', fastify: '5.x' },
+)

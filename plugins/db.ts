@@ -1,0 +1,123 @@
+import fastifyPostgres from '@fastify/postgres'
+import fp from 'fastify-plugin'
+import type { QueryConfig, QueryResult, QueryResultRow } from 'pg'
+import type { Config } from '../src/config.ts'
+import { postgresConnection } from '../src/connections.ts'
+import { DatabaseUnavailableError, MigrationsPendingError } from '../src/errors.ts'
+import { migrate } from '../src/migrations.ts'
+import { withTimeout } from '../src/timeout.ts'
+
+export interface Database {
+  /** Runs one statement on the pool; failures to reach Postgres become 503 errors. */
+  query<Row extends QueryResultRow>(statement: QueryConfig): Promise<QueryResult<Row>>
+  /** Resolves when Postgres answers `SELECT 1` within the timeout and the schema is migrated. */
+  ping(timeoutMs: number): Promise<void>
+  /** True once the migrations in sql/ are applied (or MIGRATE_ON_START is off). */
+  readonly migrated: boolean
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    db: Database
+  }
+}
+
+const MIGRATION_RETRY_MS = 2000
+
+// SQLSTATE classes that mean Postgres cannot serve right now, not that the
+// request was wrong: connection (08), resources (53), operator intervention
+// such as shutdown or statement timeout (57), system (58), auth (28), missing
+// database (3D), and a table not created yet because migrations are pending.
+const UNAVAILABLE_SQLSTATE = /^(08|53|57|58|28|3D)|^42P01$/
+
+function isUnavailable(err: unknown): boolean {
+  const code = (err as { code?: unknown }).code
+  if (typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code)) return UNAVAILABLE_SQLSTATE.test(code)
+  // No SQLSTATE: a socket error (ECONNREFUSED, ENOTFOUND, ...) or one of pg's own
+  // (connection timeout, query timeout, connection terminated).
+  return true
+}
+
+export default fp(
+  async function dbPlugin(fastify, { config }: { config: Config }) {
+    const connection = postgresConnection(config)
+    await fastify.register(fastifyPostgres, {
+      ...connection,
+      max: config.DB_POOL_MAX,
+      idleTimeoutMillis: config.DB_IDLE_TIMEOUT_MS,
+      statement_timeout: config.DB_STATEMENT_TIMEOUT_MS,
+      // Client-side bound too: a server that hangs (paused, partitioned) never
+      // reports its own statement timeout.
+      query_timeout: config.DB_STATEMENT_TIMEOUT_MS + 500,
+      keepAlive: true,
+    })
+    const pool = fastify.pg.pool
+    const log = fastify.log.child({ plugin: 'db' })
+
+    // An idle client whose server went away emits on the pool; without a
+    // listener that would crash the process.
+    pool.on('error', (err) => log.warn({ err }, 'idle database connection lost'))
+
+    let migrated = !config.MIGRATE_ON_START
+    let closing = false
+    let retryTimer: NodeJS.Timeout | undefined
+    let attempt: Promise<void> | undefined
+
+    const migrationLogger = {
+      info: (msg: string) => log.info(msg),
+      warn: (msg: string) => log.warn(msg),
+      // The runner reports each failed attempt; migrateOnce logs it once, as a warning.
+      error: (msg: string) => log.debug(msg),
+    }
+
+    async function migrateOnce(): Promise<void> {
+      try {
+        const applied = await migrate(connection, migrationLogger)
+        migrated = true
+        log.info({ applied }, applied.length ? 'migrations applied' : 'schema up to date')
+      } catch (err) {
+        log.warn({ err }, `migrations not applied, retrying in ${MIGRATION_RETRY_MS} ms`)
+        if (!closing) {
+          retryTimer = setTimeout(() => {
+            attempt = migrateOnce()
+          }, MIGRATION_RETRY_MS)
+        }
+      }
+    }
+
+    const db: Database = {
+      async query<Row extends QueryResultRow>(statement: QueryConfig) {
+        try {
+          return await pool.query<Row>(statement)
+        } catch (err) {
+          if (!isUnavailable(err)) throw err
+          log.warn({ err }, 'database unavailable')
+          throw new DatabaseUnavailableError({ cause: err })
+        }
+      },
+      async ping(timeoutMs: number) {
+        await withTimeout(pool.query('SELECT 1'), timeoutMs, 'database ping')
+        if (!migrated) throw new MigrationsPendingError()
+      },
+      get migrated() {
+        return migrated
+      },
+    }
+    fastify.decorate('db', db)
+
+    if (config.MIGRATE_ON_START) {
+      // Start-up does not wait for Postgres: one attempt (bounded by the
+      // connection timeout), then retries in the background until it succeeds.
+      fastify.addHook('onReady', async () => {
+        attempt = migrateOnce()
+        await attempt
+      })
+    }
+    fastify.addHook('onClose', async () => {
+      closing = true
+      clearTimeout(retryTimer)
+      await attempt
+    })
+  },
+  { name: 'db', fastify: '5.x' },
+)

@@ -1,0 +1,63 @@
+import fp from 'fastify-plugin'
+import { MigrationsPendingError } from '../src/errors.ts'
+import { TimeoutError, withTimeout } from '../src/timeout.ts'
+
+export interface ServiceStatus {
+  status: 'ok' | 'error'
+  service: string
+  error?: string
+}
+
+export interface HealthReport {
+  status: 'healthy' | 'degraded'
+  timestamp: string
+  services: { web: ServiceStatus; db: ServiceStatus; cache: ServiceStatus }
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    health: { check(): Promise<HealthReport> }
+  }
+}
+
+export const CHECK_TIMEOUT_MS = 1000
+
+function describe(err: unknown): string {
+  if (err instanceof TimeoutError) return `no answer within ${CHECK_TIMEOUT_MS} ms`
+  if (err instanceof MigrationsPendingError) return 'schema migrations not applied yet'
+  return 'unreachable'
+}
+
+export default fp(
+  async function healthPlugin(fastify) {
+    const log = fastify.log.child({ plugin: 'health' })
+
+    // Details (addresses, driver messages) go to the log; the response only
+    // says what kind of failure it was.
+    async function probe(service: string, check: () => Promise<unknown>): Promise<ServiceStatus> {
+      try {
+        await withTimeout(check(), CHECK_TIMEOUT_MS, `${service} check`)
+        return { status: 'ok', service }
+      } catch (err) {
+        log.warn({ err, service }, 'health check failed')
+        return { status: 'error', service, error: describe(err) }
+      }
+    }
+
+    async function check(): Promise<HealthReport> {
+      const [db, cache] = await Promise.all([
+        probe('PostgreSQL', () => fastify.db.ping(CHECK_TIMEOUT_MS)),
+        probe('Redis', () => fastify.redis.ping()),
+      ])
+      const healthy = db.status === 'ok' && cache.status === 'ok'
+      return {
+        status: healthy ? 'healthy' : 'degraded',
+        timestamp: new Date().toISOString(),
+        services: { web: { status: 'ok', service: 'Fastify API' }, db, cache },
+      }
+    }
+
+    fastify.decorate('health', { check })
+  },
+  { name: 'health', dependencies: ['db', 'cache'], fastify: '5.x' },
+)

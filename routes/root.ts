@@ -1,0 +1,52 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { Type } from '@sinclair/typebox'
+import { packageVersion } from '../src/package-info.ts'
+
+const ServiceInfo = Type.Object(
+  {
+    service: Type.String({ examples: ['Desafio 3 - Docker Compose'] }),
+    version: Type.String({ examples: [packageVersion] }),
+    timestamp: Type.String({ format: 'date-time', description: 'Server time, ISO 8601' }),
+    endpoints: Type.Record(Type.String(), Type.String(), { description: 'Name → path of each endpoint' }),
+    services: Type.Object({
+      web: Type.String(),
+      db: Type.String(),
+      cache: Type.String(),
+    }),
+  },
+  { title: 'ServiceInfo' },
+)
+
+// The original's keys and values, kept for its clients; new ones are added.
+const ENDPOINTS = {
+  info: '/',
+  users: '/users',
+  cache_set: '/cache (POST)',
+  cache_get: '/cache/<key>',
+  health: '/health',
+  docs: '/docs',
+}
+
+const SERVICES = { web: 'Fastify API', db: 'PostgreSQL 15', cache: 'Redis 7' }
+
+const rootRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
+  fastify.get(
+    '/',
+    {
+      schema: {
+        tags: ['info'],
+        summary: 'What this service is and which endpoints it has',
+        response: { 200: ServiceInfo },
+      },
+    },
+    async () => ({
+      service: 'Desafio 3 - Docker Compose',
+      version: packageVersion,
+      timestamp: new Date().toISOString(),
+      endpoints: ENDPOINTS,
+      services: SERVICES,
+    }),
+  )
+}
+
+export default rootRoutes

@@ -1,0 +1,48 @@
+import { STATUS_CODES } from 'node:http'
+import type { FastifyError, FastifyInstance } from 'fastify'
+import cachePlugin from '../plugins/cache.ts'
+import cacheStorePlugin from '../plugins/cache-store.ts'
+import dbPlugin from '../plugins/db.ts'
+import drainPlugin from '../plugins/drain.ts'
+import healthPlugin from '../plugins/health.ts'
+import swaggerPlugin from '../plugins/swagger.ts'
+import usersPlugin from '../plugins/users.ts'
+import cacheRoutes from '../routes/cache.ts'
+import healthRoutes from '../routes/health.ts'
+import rootRoutes from '../routes/root.ts'
+import userRoutes from '../routes/users.ts'
+import type { Config } from './config.ts'
+
+export interface AppOptions {
+  config: Config
+}
+
+/**
+ * The whole application as one plugin, in build order: documentation first (it
+ * must see every route), then the resources, then what uses them, then routes.
+ */
+export default async function app(fastify: FastifyInstance, { config }: AppOptions) {
+  await fastify.register(swaggerPlugin)
+  await fastify.register(drainPlugin)
+
+  await fastify.register(dbPlugin, { config })
+  await fastify.register(cachePlugin, { config })
+  await fastify.register(cacheStorePlugin)
+  await fastify.register(usersPlugin)
+  await fastify.register(healthPlugin)
+
+  fastify.setErrorHandler((error: FastifyError, request, reply) => {
+    const statusCode = error.statusCode !== undefined && error.statusCode >= 400 ? error.statusCode : 500
+    if (statusCode >= 500) request.log.error({ err: error }, 'request failed')
+    else request.log.info({ err: error }, 'request rejected')
+    // A 503 names the missing service; any other 5xx hides its cause.
+    const message = statusCode >= 500 && statusCode !== 503 ? 'Internal Server Error' : error.message
+    const code = statusCode === 500 ? undefined : error.code
+    return reply.code(statusCode).send({ statusCode, code, error: STATUS_CODES[statusCode] ?? 'Error', message })
+  })
+
+  await fastify.register(rootRoutes)
+  await fastify.register(userRoutes)
+  await fastify.register(cacheRoutes)
+  await fastify.register(healthRoutes)
+}
