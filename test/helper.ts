@@ -1,0 +1,117 @@
+import { randomUUID } from 'node:crypto'
+import { createServer } from 'node:net'
+import { PostgreSqlContainer } from '@testcontainers/postgresql'
+import { RedisContainer } from '@testcontainers/redis'
+import pg from 'pg'
+import tap, { type Test } from 'tap'
+import { buildServer } from '../src/build.ts'
+import { loadConfig } from '../src/config.ts'
+
+export const POSTGRES_IMAGE = process.env.POSTGRES_IMAGE || 'postgres:15-alpine'
+export const REDIS_IMAGE = process.env.REDIS_IMAGE || 'redis:7-alpine'
+
+export interface Services {
+  /** A database of this test file's own, on the shared or the file's server. */
+  databaseUrl: string
+  redisUrl: string
+}
+
+export type Server = Awaited<ReturnType<typeof buildServer>>
+
+let fileServices: Promise<Services> | undefined
+
+/**
+ * Postgres and Redis for this test file. With DATABASE_URL and REDIS_URL set,
+ * those servers are used and no container starts; otherwise testcontainers
+ * starts one of each for the file. Either way the file gets a fresh database,
+ * so files can run in parallel against one server.
+ */
+export function services(): Promise<Services> {
+  fileServices ??= startServices()
+  return fileServices
+}
+
+async function startServices(): Promise<Services> {
+  const [serverUrl, redisUrl] = await Promise.all([postgresServerUrl(), redisServerUrl()])
+  return { databaseUrl: await freshDatabase(serverUrl), redisUrl }
+}
+
+async function postgresServerUrl(): Promise<string> {
+  if (process.env.DATABASE_URL) return process.env.DATABASE_URL
+  const container = await new PostgreSqlContainer(POSTGRES_IMAGE).start()
+  tap.teardown(() => container.stop())
+  return container.getConnectionUri()
+}
+
+async function redisServerUrl(): Promise<string> {
+  if (process.env.REDIS_URL) return process.env.REDIS_URL
+  const container = await new RedisContainer(REDIS_IMAGE).start()
+  tap.teardown(() => container.stop())
+  return container.getConnectionUrl()
+}
+
+/** Creates an empty database on the server behind `serverUrl`; dropped when the file ends. */
+export async function freshDatabase(serverUrl: string): Promise<string> {
+  const name = `test_${randomUUID().replaceAll('-', '')}`
+  await withClient(serverUrl, (client) => client.query(`CREATE DATABASE ${name}`))
+  tap.teardown(() => withClient(serverUrl, (client) => client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)))
+  const url = new URL(serverUrl)
+  url.pathname = `/${name}`
+  return url.toString()
+}
+
+export async function withClient<T>(databaseUrl: string, use: (client: pg.Client) => Promise<T>): Promise<T> {
+  const client = new pg.Client({ connectionString: databaseUrl })
+  await client.connect()
+  try {
+    return await use(client)
+  } finally {
+    await client.end()
+  }
+}
+
+/**
+ * The real application on this file's Postgres and Redis, ready, closed when
+ * `t` ends. `env` overrides the configuration (same names as the process env).
+ * Each call gets its own Redis key prefix, so tests never see each other's keys.
+ */
+export async function build(t: Test, env: Record<string, string> = {}): Promise<Server> {
+  const { databaseUrl, redisUrl } = await services()
+  const config = loadConfig({
+    DATABASE_URL: databaseUrl,
+    REDIS_URL: redisUrl,
+    REDIS_KEY_PREFIX: `test:${randomUUID()}:`,
+    LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
+    ...env,
+  })
+  const server = await buildServer(config)
+  t.teardown(() => server.close())
+  await server.ready()
+  return server
+}
+
+/** A TCP port nothing listens on (for "the service is unreachable" tests). */
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = createServer()
+    probe.once('error', reject)
+    probe.listen(0, '127.0.0.1', () => {
+      const { port } = probe.address() as { port: number }
+      probe.close(() => resolve(port))
+    })
+  })
+}
+
+/** Retries `check` until it passes or `timeoutMs` runs out; returns the time it took. */
+export async function eventually(check: () => Promise<void>, timeoutMs: number, intervalMs = 100): Promise<number> {
+  const started = Date.now()
+  for (;;) {
+    try {
+      await check()
+      return Date.now() - started
+    } catch (err) {
+      if (Date.now() - started > timeoutMs) throw err
+      await new Promise((resolve) => setTimeout(resolve, intervalMs))
+    }
+  }
+}

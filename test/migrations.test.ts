@@ -1,0 +1,84 @@
+import t from 'tap'
+import { MIGRATIONS_TABLE, migrate } from '../src/migrations.ts'
+import { freshDatabase, services, withClient } from './helper.ts'
+
+const quiet = { info() {}, warn() {}, error() {} }
+
+async function serverUrl() {
+  return (await services()).databaseUrl
+}
+
+async function countRows(databaseUrl: string, table: string): Promise<number> {
+  return withClient(databaseUrl, async (client) => {
+    const { rows } = await client.query(`SELECT count(*)::int AS n FROM ${table}`)
+    return rows[0].n
+  })
+}
+
+t.test('a new database gets the users table and the 10 seed users', async (t) => {
+  const databaseUrl = await freshDatabase(await serverUrl())
+  const applied = await migrate({ connectionString: databaseUrl }, quiet)
+  t.same(applied, ['001_create-users', '002_seed-users'])
+  t.equal(await countRows(databaseUrl, 'users'), 10)
+  const columns = await withClient(databaseUrl, async (client) => {
+    const { rows } = await client.query(
+      `SELECT column_name, data_type, character_maximum_length AS length, is_nullable
+         FROM information_schema.columns WHERE table_name = 'users' ORDER BY ordinal_position`,
+    )
+    return rows
+  })
+  t.same(columns, [
+    { column_name: 'id', data_type: 'integer', length: null, is_nullable: 'NO' },
+    { column_name: 'username', data_type: 'character varying', length: 50, is_nullable: 'NO' },
+    { column_name: 'email', data_type: 'character varying', length: 100, is_nullable: 'NO' },
+    { column_name: 'full_name', data_type: 'character varying', length: 100, is_nullable: 'YES' },
+    { column_name: 'department', data_type: 'character varying', length: 50, is_nullable: 'YES' },
+    { column_name: 'created_at', data_type: 'timestamp without time zone', length: null, is_nullable: 'YES' },
+  ])
+})
+
+t.test('running the migrations twice in a row applies nothing the second time', async (t) => {
+  const databaseUrl = await freshDatabase(await serverUrl())
+  t.equal((await migrate({ connectionString: databaseUrl }, quiet)).length, 2)
+  t.same(await migrate({ connectionString: databaseUrl }, quiet), [])
+  t.equal(await countRows(databaseUrl, 'users'), 10)
+  t.equal(await countRows(databaseUrl, MIGRATIONS_TABLE), 2)
+})
+
+t.test('two instances migrating at once: both succeed, each migration runs once', async (t) => {
+  const databaseUrl = await freshDatabase(await serverUrl())
+  const results = await Promise.all([
+    migrate({ connectionString: databaseUrl }, quiet),
+    migrate({ connectionString: databaseUrl }, quiet),
+    migrate({ connectionString: databaseUrl }, quiet),
+  ])
+  t.same(
+    results.map((applied) => applied.length).sort(),
+    [0, 0, 2],
+    'one applied both, the others waited and found none',
+  )
+  t.equal(await countRows(databaseUrl, 'users'), 10)
+  t.equal(await countRows(databaseUrl, MIGRATIONS_TABLE), 2)
+})
+
+t.test('a database created by the original init.sql is adopted as it is', async (t) => {
+  const databaseUrl = await freshDatabase(await serverUrl())
+  await withClient(databaseUrl, async (client) => {
+    await client.query(`CREATE TABLE users (
+      id SERIAL PRIMARY KEY, username VARCHAR(50) NOT NULL UNIQUE, email VARCHAR(100) NOT NULL UNIQUE,
+      full_name VARCHAR(100), department VARCHAR(50), created_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP)`)
+    await client.query(
+      `INSERT INTO users (username, email) VALUES ('jsilva', 'joao.silva@empresa.com'), ('extra', 'extra@x.com')`,
+    )
+  })
+  t.equal((await migrate({ connectionString: databaseUrl }, quiet)).length, 2)
+  t.equal(await countRows(databaseUrl, 'users'), 11, 'existing rows kept, missing seed users added')
+})
+
+t.test('an unreachable database is an error, not a hang', async (t) => {
+  const started = Date.now()
+  await t.rejects(
+    migrate({ connectionString: 'postgres://postgres:x@127.0.0.1:1/none', connectionTimeoutMillis: 1000 }, quiet),
+  )
+  t.ok(Date.now() - started < 3000)
+})

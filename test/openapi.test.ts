@@ -1,0 +1,48 @@
+import SwaggerParser from '@apidevtools/swagger-parser'
+import t from 'tap'
+import { build } from './helper.ts'
+
+const ROUTES: Record<string, Record<string, string[]>> = {
+  '/': { get: ['200'] },
+  '/users': { get: ['200', '500', '503'] },
+  '/cache': { post: ['201', '400', '413', '500', '503'] },
+  '/cache/{key}': { get: ['200', '400', '404', '500', '503'] },
+  '/health': { get: ['200', '500', '503'] },
+}
+
+t.test('/docs/json is a valid OpenAPI 3 document describing every route', async (t) => {
+  const app = await build(t)
+  const res = await app.inject({ method: 'GET', url: '/docs/json' })
+  t.equal(res.statusCode, 200)
+  const document = res.json()
+  t.match(document.openapi, /^3\./)
+  t.equal(document.info.title, 'desafio3 API')
+
+  // validate() dereferences in place: give it a copy.
+  await t.resolves(SwaggerParser.validate(structuredClone(document)), 'passes the OpenAPI validator')
+
+  t.same(Object.keys(document.paths).sort(), Object.keys(ROUTES).sort(), 'every route, and only the routes')
+  for (const [path, methods] of Object.entries(ROUTES)) {
+    for (const [method, statuses] of Object.entries(methods)) {
+      const operation = document.paths[path][method]
+      t.ok(operation, `${method.toUpperCase()} ${path} is documented`)
+      t.same(Object.keys(operation.responses).sort(), statuses.sort(), `${method.toUpperCase()} ${path} statuses`)
+      for (const [status, response] of Object.entries<{ content?: Record<string, { schema?: unknown }> }>(
+        operation.responses,
+      )) {
+        t.ok(response.content?.['application/json']?.schema, `${method.toUpperCase()} ${path} ${status} has a schema`)
+      }
+    }
+  }
+  t.ok(document.paths['/cache'].post.requestBody.content['application/json'].schema, 'POST /cache body schema')
+  t.match(document.paths['/cache/{key}'].get.parameters, [{ name: 'key', in: 'path', required: true }])
+  t.ok(document.components.schemas.ErrorResponse, 'errors share one schema')
+})
+
+t.test('/docs serves the Swagger UI', async (t) => {
+  const app = await build(t)
+  const res = await app.inject({ method: 'GET', url: '/docs/' })
+  t.equal(res.statusCode, 200)
+  t.match(res.headers['content-type'], /text\/html/)
+  t.match(res.body, /swagger-ui/i)
+})

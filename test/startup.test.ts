@@ -1,0 +1,54 @@
+import { PostgreSqlContainer } from '@testcontainers/postgresql'
+import { RedisContainer } from '@testcontainers/redis'
+import t from 'tap'
+import { build, eventually, freePort, POSTGRES_IMAGE, REDIS_IMAGE, services } from './helper.ts'
+
+// Start this file's own services first, so the timings below measure the app only.
+await services()
+
+t.test('the app starts with Redis unreachable, answers 503 for the cache, and heals when Redis comes up', async (t) => {
+  const port = await freePort()
+  const started = Date.now()
+  const app = await build(t, { REDIS_URL: `redis://127.0.0.1:${port}` })
+  t.ok(Date.now() - started < 5000, 'ready without Redis')
+
+  t.equal((await app.inject({ method: 'GET', url: '/users' })).statusCode, 200, 'routes without Redis still work')
+  t.equal((await app.inject({ method: 'GET', url: '/cache/k' })).statusCode, 503)
+
+  const redis = await new RedisContainer(REDIS_IMAGE).withExposedPorts({ container: 6379, host: port }).start()
+  t.teardown(() => redis.stop())
+  const healedIn = await eventually(async () => {
+    const res = await app.inject({ method: 'POST', url: '/cache', payload: { key: 'k', value: 'back' } })
+    if (res.statusCode !== 201) throw new Error(`still ${res.statusCode}`)
+  }, 10_000)
+  t.comment(`cache writes succeed ${healedIn} ms after Redis is up`)
+  t.equal((await app.inject({ method: 'GET', url: '/health' })).statusCode, 200)
+})
+
+t.test(
+  'the app starts with Postgres unreachable, answers 503 for users, and migrates when Postgres comes up',
+  async (t) => {
+    const port = await freePort()
+    const started = Date.now()
+    const app = await build(t, { DATABASE_URL: `postgres://test:test@127.0.0.1:${port}/test` })
+    t.ok(Date.now() - started < 5000, 'ready without Postgres')
+
+    t.equal((await app.inject({ method: 'GET', url: '/users' })).statusCode, 503)
+    t.equal((await app.inject({ method: 'POST', url: '/cache', payload: { key: 'k', value: 1 } })).statusCode, 201)
+
+    const postgres = await new PostgreSqlContainer(POSTGRES_IMAGE)
+      .withDatabase('test')
+      .withUsername('test')
+      .withPassword('test')
+      .withExposedPorts({ container: 5432, host: port })
+      .start()
+    t.teardown(() => postgres.stop())
+    const healedIn = await eventually(async () => {
+      const res = await app.inject({ method: 'GET', url: '/users' })
+      if (res.statusCode !== 200) throw new Error(`still ${res.statusCode}`)
+    }, 15_000)
+    t.comment(`users are served ${healedIn} ms after Postgres is up`)
+    t.equal((await app.inject({ method: 'GET', url: '/users' })).json().total, 10, 'migrated and seeded on recovery')
+    t.equal((await app.inject({ method: 'GET', url: '/health' })).statusCode, 200)
+  },
+)
