@@ -30,8 +30,8 @@ export default fp(
   async function cacheStorePlugin(fastify) {
     const redis = fastify.redis
 
+    // The error handler logs the 503 with its cause, under the request's id.
     function unavailable(err: unknown): never {
-      fastify.log.warn({ err }, 'cache command failed')
       throw new CacheUnavailableError({ cause: err })
     }
 

@@ -91,7 +91,7 @@ export default fp(
           return await pool.query<Row>(statement)
         } catch (err) {
           if (!isUnavailable(err)) throw err
-          log.warn({ err }, 'database unavailable')
+          // The error handler logs the 503 with its cause, under the request's id.
           throw new DatabaseUnavailableError({ cause: err })
         }
       },

@@ -1,3 +1,4 @@
+import type { FastifyBaseLogger } from 'fastify'
 import fp from 'fastify-plugin'
 import { MigrationsPendingError } from '../src/errors.ts'
 import { TimeoutError, withTimeout } from '../src/timeout.ts'
@@ -16,7 +17,10 @@ export interface HealthReport {
 
 declare module 'fastify' {
   interface FastifyInstance {
-    health: { check(): Promise<HealthReport> }
+    health: {
+      /** Checks both dependencies; failures are logged on `log` (the request's, so they carry its id). */
+      check(log?: FastifyBaseLogger): Promise<HealthReport>
+    }
   }
 }
 
@@ -30,11 +34,13 @@ function describe(err: unknown): string {
 
 export default fp(
   async function healthPlugin(fastify) {
-    const log = fastify.log.child({ plugin: 'health' })
-
     // Details (addresses, driver messages) go to the log; the response only
     // says what kind of failure it was.
-    async function probe(service: string, check: () => Promise<unknown>): Promise<ServiceStatus> {
+    async function probe(
+      service: string,
+      check: () => Promise<unknown>,
+      log: FastifyBaseLogger,
+    ): Promise<ServiceStatus> {
       try {
         await withTimeout(check(), CHECK_TIMEOUT_MS, `${service} check`)
         return { status: 'ok', service }
@@ -44,10 +50,10 @@ export default fp(
       }
     }
 
-    async function check(): Promise<HealthReport> {
+    async function check(log: FastifyBaseLogger = fastify.log): Promise<HealthReport> {
       const [db, cache] = await Promise.all([
-        probe('PostgreSQL', () => fastify.db.ping(CHECK_TIMEOUT_MS)),
-        probe('Redis', () => fastify.redis.ping()),
+        probe('PostgreSQL', () => fastify.db.ping(CHECK_TIMEOUT_MS), log),
+        probe('Redis', () => fastify.redis.ping(), log),
       ])
       const healthy = db.status === 'ok' && cache.status === 'ok'
       return {

@@ -31,8 +31,8 @@ const healthRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
         },
       },
     },
-    async (_request, reply) => {
-      const report = await fastify.health.check()
+    async (request, reply) => {
+      const report = await fastify.health.check(request.log)
       return reply.code(report.status === 'healthy' ? 200 : 503).send(report)
     },
   )

@@ -5,6 +5,7 @@ import cacheStorePlugin from '../plugins/cache-store.ts'
 import dbPlugin from '../plugins/db.ts'
 import drainPlugin from '../plugins/drain.ts'
 import healthPlugin from '../plugins/health.ts'
+import requestIdPlugin from '../plugins/request-id.ts'
 import swaggerPlugin from '../plugins/swagger.ts'
 import usersPlugin from '../plugins/users.ts'
 import cacheRoutes from '../routes/cache.ts'
@@ -24,6 +25,7 @@ export interface AppOptions {
 export default async function app(fastify: FastifyInstance, { config }: AppOptions) {
   await fastify.register(swaggerPlugin)
   await fastify.register(drainPlugin)
+  await fastify.register(requestIdPlugin)
 
   await fastify.register(dbPlugin, { config })
   await fastify.register(cachePlugin, { config })

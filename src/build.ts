@@ -1,6 +1,7 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
-import Fastify, { type FastifyServerOptions } from 'fastify'
+import Fastify, { type FastifyServerOptions, LogController } from 'fastify'
 import fp from 'fastify-plugin'
+import { requestId } from '../plugins/request-id.ts'
 import app from './app.ts'
 import type { Config } from './config.ts'
 
@@ -8,20 +9,41 @@ import type { Config } from './config.ts'
 // each byte percent-encoded as 3 characters.
 const MAX_PARAM_LENGTH = 512 * 4 * 3
 
-export function serverOptions(config: Config): FastifyServerOptions {
+const PRETTY_TRANSPORT = {
+  target: 'pino-pretty',
+  options: { translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' },
+}
+
+export interface LogOptions {
+  /** Human-readable lines (pino-pretty) instead of JSON. Default: stdout is a terminal. */
+  pretty?: boolean
+  /** Where JSON lines go instead of stdout (tests read the log this way). */
+  stream?: NodeJS.WritableStream
+}
+
+export function serverOptions(
+  config: Config,
+  { pretty = process.stdout.isTTY === true, stream }: LogOptions = {},
+): FastifyServerOptions {
+  const output = stream ? { stream } : pretty ? { transport: PRETTY_TRANSPORT } : {}
   return {
     logger: {
       level: config.LOG_LEVEL,
       redact: { paths: ['req.headers.authorization', 'req.headers.cookie', '*.password'], censor: '[redacted]' },
+      ...output,
     },
+    // The caller's x-request-id when it is safe, else a new UUID (plugins/request-id.ts).
+    requestIdHeader: false,
+    genReqId: requestId,
+    logController: new LogController({ requestIdLogLabel: 'requestId' }),
     bodyLimit: config.BODY_LIMIT,
     routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
   }
 }
 
 /** The server the process runs and the tests use: Fastify options plus the app. */
-export async function buildServer(config: Config, overrides: FastifyServerOptions = {}) {
-  const server = Fastify({ ...serverOptions(config), ...overrides }).withTypeProvider<TypeBoxTypeProvider>()
+export async function buildServer(config: Config, logOptions: LogOptions = {}) {
+  const server = Fastify(serverOptions(config, logOptions)).withTypeProvider<TypeBoxTypeProvider>()
   await server.register(fp(app), { config })
   return server
 }

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import { createServer } from 'node:net'
+import { Writable } from 'node:stream'
 import { PostgreSqlContainer } from '@testcontainers/postgresql'
 import { RedisContainer } from '@testcontainers/redis'
 import pg from 'pg'
@@ -70,21 +71,47 @@ export async function withClient<T>(databaseUrl: string, use: (client: pg.Client
   }
 }
 
+export interface LogLine {
+  level: number
+  msg: string
+  requestId?: string
+  [field: string]: unknown
+}
+
+/** Gathers an app's JSON log lines: pass it to `build()`, read `lines`. */
+export function logCollector() {
+  const lines: LogLine[] = []
+  const stream = new Writable({
+    write(chunk, _encoding, done) {
+      for (const line of String(chunk).split('\n')) if (line) lines.push(JSON.parse(line))
+      done()
+    },
+  })
+  return { lines, stream }
+}
+
+export const LOG_LEVELS = { debug: 20, info: 30, warn: 40, error: 50 } as const
+
 /**
  * The real application on this file's Postgres and Redis, ready, closed when
  * `t` ends. `env` overrides the configuration (same names as the process env).
  * Each call gets its own Redis key prefix, so tests never see each other's keys.
+ * With `logs`, the app logs at info (or env's LOG_LEVEL) into it.
  */
-export async function build(t: Test, env: Record<string, string> = {}): Promise<Server> {
+export async function build(
+  t: Test,
+  env: Record<string, string> = {},
+  logs?: ReturnType<typeof logCollector>,
+): Promise<Server> {
   const { databaseUrl, redisUrl } = await services()
   const config = loadConfig({
     DATABASE_URL: databaseUrl,
     REDIS_URL: redisUrl,
     REDIS_KEY_PREFIX: `test:${randomUUID()}:`,
-    LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
+    LOG_LEVEL: logs ? 'info' : (process.env.TEST_LOG_LEVEL ?? 'silent'),
     ...env,
   })
-  const server = await buildServer(config)
+  const server = await buildServer(config, logs ? { stream: logs.stream } : {})
   t.teardown(() => server.close())
   await server.ready()
   return server
