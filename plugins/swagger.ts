@@ -4,6 +4,18 @@ import fp from 'fastify-plugin'
 import { packageVersion } from '../src/package-info.ts'
 import { ErrorResponse } from '../src/schemas.ts'
 
+const DESCRIPTION = [
+  'A Fastify web service with PostgreSQL (users) and Redis (a key-value cache), orchestrated by Docker Compose.',
+  '',
+  '- **Errors** are JSON: `{ statusCode, code, error, message }`.',
+  '- **Request ids**: send `x-request-id` (up to 128 letters, digits and `._:=+/@-`) or get a new UUID;',
+  '  every response carries it back, and every log line of the request has it as `requestId`.',
+  '- **Rate limiting**: `RATE_LIMIT_MAX` requests per `RATE_LIMIT_WINDOW_MS` per client address, shared',
+  '  by every replica through Redis; then 429 with a `retry-after` header (seconds). The health checks and',
+  '  `/metrics` are not limited.',
+  '- **Metrics** for Prometheus at `/metrics` (text format, not part of this API document).',
+].join('\n')
+
 /** OpenAPI 3.1, generated from the route schemas; UI at /docs, JSON at /docs/json. */
 export default fp(
   async function swaggerPlugin(fastify) {
@@ -14,9 +26,11 @@ export default fp(
         info: {
           title: 'desafio3 API',
           version: packageVersion,
-          description:
-            'A Fastify web service with PostgreSQL (users) and Redis (a key-value cache), orchestrated by Docker Compose.',
+          description: DESCRIPTION,
         },
+        // Relative: requests go to wherever the page was loaded from (any host,
+        // any port, behind compose or a proxy).
+        servers: [{ url: '/', description: 'This server' }],
         tags: [
           { name: 'info', description: 'About the service' },
           { name: 'users', description: 'Users stored in PostgreSQL' },

@@ -52,7 +52,7 @@ const cacheRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
         tags: ['cache'],
         summary: 'Store a JSON value under a key, with an expiry',
         body: CacheWrite,
-        response: { 201: CacheWritten, ...errorResponses(400, 413, 500, 503) },
+        response: { 201: CacheWritten, ...errorResponses(400, 413, 429, 500, 503) },
       },
     },
     async (request, reply) => {
@@ -69,7 +69,7 @@ const cacheRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
         tags: ['cache'],
         summary: 'Read a cached value and the seconds it has left',
         params: Type.Object({ key: Key }),
-        response: { 200: CacheEntry, ...errorResponses(400, 404, 500, 503) },
+        response: { 200: CacheEntry, ...errorResponses(400, 404, 429, 500, 503) },
       },
     },
     async (request) => {

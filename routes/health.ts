@@ -1,5 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
+import type { FastifyReply, FastifyRequest } from 'fastify'
 import { errorResponses } from '../src/schemas.ts'
 
 const ServiceStatus = Type.Object({
@@ -17,24 +18,63 @@ const HealthReport = Type.Object(
   { title: 'HealthReport' },
 )
 
+const Liveness = Type.Object(
+  { status: Type.Literal('ok', { description: 'The process is up and serving HTTP' }) },
+  { title: 'Liveness' },
+)
+
+// Probes answer however busy the client is: not rate limited.
+const NOT_RATE_LIMITED = { rateLimit: false } as const
+
 const healthRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
+  const dependencyCheck = {
+    config: NOT_RATE_LIMITED,
+    schema: {
+      tags: ['health'],
+      response: {
+        200: { ...HealthReport, description: 'Both dependencies answer' },
+        503: { ...HealthReport, description: 'At least one dependency does not answer' },
+        ...errorResponses(500),
+      },
+    },
+  }
+  async function report(request: FastifyRequest, reply: FastifyReply) {
+    const health = await fastify.health.check(request.log)
+    return reply.code(health.status === 'healthy' ? 200 : 503).send(health)
+  }
+
   fastify.get(
     '/health',
     {
+      ...dependencyCheck,
+      schema: { ...dependencyCheck.schema, summary: 'Checks Postgres and Redis in parallel, each within 1 s' },
+    },
+    report,
+  )
+
+  fastify.get(
+    '/health/ready',
+    {
+      ...dependencyCheck,
       schema: {
-        tags: ['health'],
-        summary: 'Checks Postgres and Redis in parallel, each within 1 s',
-        response: {
-          200: { ...HealthReport, description: 'Both dependencies answer' },
-          503: { ...HealthReport, description: 'At least one dependency does not answer' },
-          ...errorResponses(500),
-        },
+        ...dependencyCheck.schema,
+        summary: 'Readiness: the same checks as /health (can this instance serve every route?)',
       },
     },
-    async (request, reply) => {
-      const report = await fastify.health.check(request.log)
-      return reply.code(report.status === 'healthy' ? 200 : 503).send(report)
+    report,
+  )
+
+  fastify.get(
+    '/health/live',
+    {
+      config: NOT_RATE_LIMITED,
+      schema: {
+        tags: ['health'],
+        summary: 'Liveness: the process is up; calls no dependency',
+        response: { 200: Liveness },
+      },
     },
+    async () => ({ status: 'ok' as const }),
   )
 }
 

@@ -1,6 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
 import { packageVersion } from '../src/package-info.ts'
+import { errorResponses } from '../src/schemas.ts'
 
 const ServiceInfo = Type.Object(
   {
@@ -25,6 +26,9 @@ const ENDPOINTS = {
   cache_get: '/cache/<key>',
   health: '/health',
   docs: '/docs',
+  health_live: '/health/live',
+  health_ready: '/health/ready',
+  metrics: '/metrics',
 }
 
 const SERVICES = { web: 'Fastify API', db: 'PostgreSQL 15', cache: 'Redis 7' }
@@ -36,7 +40,7 @@ const rootRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
       schema: {
         tags: ['info'],
         summary: 'What this service is and which endpoints it has',
-        response: { 200: ServiceInfo },
+        response: { 200: ServiceInfo, ...errorResponses(429) },
       },
     },
     async () => ({

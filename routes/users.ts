@@ -32,7 +32,7 @@ const userRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
       schema: {
         tags: ['users'],
         summary: 'List the users, ordered by id',
-        response: { 200: UserList, ...errorResponses(500, 503) },
+        response: { 200: UserList, ...errorResponses(429, 500, 503) },
       },
     },
     async () => fastify.users.list(),

@@ -5,6 +5,8 @@ import cacheStorePlugin from '../plugins/cache-store.ts'
 import dbPlugin from '../plugins/db.ts'
 import drainPlugin from '../plugins/drain.ts'
 import healthPlugin from '../plugins/health.ts'
+import metricsPlugin from '../plugins/metrics.ts'
+import rateLimitPlugin from '../plugins/rate-limit.ts'
 import requestIdPlugin from '../plugins/request-id.ts'
 import swaggerPlugin from '../plugins/swagger.ts'
 import usersPlugin from '../plugins/users.ts'
@@ -20,7 +22,8 @@ export interface AppOptions {
 
 /**
  * The whole application as one plugin, in build order: documentation first (it
- * must see every route), then the resources, then what uses them, then routes.
+ * must see every route), then the resources, then what uses them (metrics and
+ * the rate limiter hook into every route registered after them), then routes.
  */
 export default async function app(fastify: FastifyInstance, { config }: AppOptions) {
   await fastify.register(swaggerPlugin)
@@ -32,6 +35,8 @@ export default async function app(fastify: FastifyInstance, { config }: AppOptio
   await fastify.register(cacheStorePlugin)
   await fastify.register(usersPlugin)
   await fastify.register(healthPlugin)
+  await fastify.register(metricsPlugin, { config })
+  await fastify.register(rateLimitPlugin, { config })
 
   fastify.setErrorHandler((error: FastifyError, request, reply) => {
     const statusCode = error.statusCode !== undefined && error.statusCode >= 400 ? error.statusCode : 500

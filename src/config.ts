@@ -31,6 +31,9 @@ export const ConfigSchema = Type.Object({
   REDIS_COMMAND_TIMEOUT_MS: Milliseconds(1000),
 
   BODY_LIMIT: Type.Integer({ minimum: 1024, maximum: 100 * 1024 * 1024, default: 1024 * 1024 }),
+  // Requests per window per client address; 0 turns rate limiting off.
+  RATE_LIMIT_MAX: Type.Integer({ minimum: 0, maximum: 1_000_000, default: 300 }),
+  RATE_LIMIT_WINDOW_MS: Type.Integer({ minimum: 1, maximum: 24 * 3600 * 1000, default: 60_000 }),
   SHUTDOWN_TIMEOUT_MS: Milliseconds(8000),
 })
 

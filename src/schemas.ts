@@ -20,6 +20,7 @@ const ERROR_DESCRIPTIONS = {
   404: 'Not found',
   409: 'Conflicts with existing data',
   413: 'The body is larger than the limit (BODY_LIMIT)',
+  429: 'Too many requests from this client (RATE_LIMIT_MAX per RATE_LIMIT_WINDOW_MS): retry after `retry-after` seconds',
   500: 'Unexpected server error (details are logged, never returned)',
   503: 'A backing service (Postgres or Redis) is unavailable',
 } as const

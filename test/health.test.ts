@@ -66,3 +66,31 @@ t.test('GET /health reports a dependency that does not answer as a timeout, with
   t.equal(res.statusCode, 503)
   t.match(res.json().services.db, { status: 'error', error: 'no answer within 1000 ms' })
 })
+
+t.test('GET /health/ready answers like /health: 200 healthy, 503 degraded', async (t) => {
+  const app = await build(t)
+  const ready = await app.inject({ method: 'GET', url: '/health/ready' })
+  t.equal(ready.statusCode, 200)
+  t.equal(ready.json().status, 'healthy')
+
+  const port = await freePort()
+  const degraded = await build(t, { REDIS_URL: `redis://127.0.0.1:${port}` })
+  const res = await degraded.inject({ method: 'GET', url: '/health/ready' })
+  t.equal(res.statusCode, 503)
+  t.match(res.json(), { status: 'degraded', services: { cache: { status: 'error', error: 'unreachable' } } })
+})
+
+t.test('GET /health/live is 200 while the process runs, even with both dependencies down', async (t) => {
+  const [postgresPort, redisPort] = [await freePort(), await freePort()]
+  const app = await build(t, {
+    DATABASE_URL: `postgres://postgres:x@127.0.0.1:${postgresPort}/desafio3`,
+    REDIS_URL: `redis://127.0.0.1:${redisPort}`,
+    MIGRATE_ON_START: 'false',
+  })
+  t.equal((await app.inject({ method: 'GET', url: '/health' })).statusCode, 503, 'the dependencies are down')
+  const started = Date.now()
+  const res = await app.inject({ method: 'GET', url: '/health/live' })
+  t.ok(Date.now() - started < 500, 'answers at once: it calls no dependency')
+  t.equal(res.statusCode, 200)
+  t.same(res.json(), { status: 'ok' })
+})

@@ -1,13 +1,18 @@
+import { readFile } from 'node:fs/promises'
 import SwaggerParser from '@apidevtools/swagger-parser'
 import t from 'tap'
 import { build } from './helper.ts'
 
+const packageJson = JSON.parse(await readFile(new URL('../package.json', import.meta.url), 'utf8'))
+
 const ROUTES: Record<string, Record<string, string[]>> = {
-  '/': { get: ['200'] },
-  '/users': { get: ['200', '500', '503'] },
-  '/cache': { post: ['201', '400', '413', '500', '503'] },
-  '/cache/{key}': { get: ['200', '400', '404', '500', '503'] },
+  '/': { get: ['200', '429'] },
+  '/users': { get: ['200', '429', '500', '503'] },
+  '/cache': { post: ['201', '400', '413', '429', '500', '503'] },
+  '/cache/{key}': { get: ['200', '400', '404', '429', '500', '503'] },
   '/health': { get: ['200', '500', '503'] },
+  '/health/ready': { get: ['200', '500', '503'] },
+  '/health/live': { get: ['200'] },
 }
 
 t.test('/docs/json is a valid OpenAPI 3 document describing every route', async (t) => {
@@ -17,6 +22,9 @@ t.test('/docs/json is a valid OpenAPI 3 document describing every route', async 
   const document = res.json()
   t.match(document.openapi, /^3\./)
   t.equal(document.info.title, 'desafio3 API')
+  t.equal(document.info.version, packageJson.version, 'the version is the package version')
+  t.match(document.info.description, /Rate limiting.*retry-after/s)
+  t.same(document.servers, [{ url: '/', description: 'This server' }], 'relative: works behind compose, on any port')
 
   // validate() dereferences in place: give it a copy.
   await t.resolves(SwaggerParser.validate(structuredClone(document)), 'passes the OpenAPI validator')
@@ -34,7 +42,19 @@ t.test('/docs/json is a valid OpenAPI 3 document describing every route', async 
       }
     }
   }
-  t.ok(document.paths['/cache'].post.requestBody.content['application/json'].schema, 'POST /cache body schema')
+  const body = document.paths['/cache'].post.requestBody.content['application/json']
+  t.ok(body.schema, 'POST /cache body schema')
+  t.same(body.example, { key: 'user:1', value: { name: 'João' }, ttl: 300 }, 'POST /cache body has an example')
+
+  const tags = document.tags.map((tag: { name: string }) => tag.name)
+  t.same(tags, ['info', 'users', 'cache', 'health'], 'one tag per resource')
+  for (const [path, methods] of Object.entries(ROUTES)) {
+    for (const method of Object.keys(methods)) {
+      const [tag] = document.paths[path][method].tags
+      t.ok(tags.includes(tag), `${method.toUpperCase()} ${path} is under a declared tag (${tag})`)
+    }
+  }
+  t.notOk(document.paths['/metrics'], '/metrics is not part of the API document')
   t.match(document.paths['/cache/{key}'].get.parameters, [{ name: 'key', in: 'path', required: true }])
   t.ok(document.components.schemas.ErrorResponse, 'errors share one schema')
 })

@@ -17,6 +17,9 @@ t.test('GET / describes the service with the original fields', async (t) => {
     cache_get: '/cache/<key>',
     health: '/health',
     docs: '/docs',
+    health_live: '/health/live',
+    health_ready: '/health/ready',
+    metrics: '/metrics',
   })
   t.same(body.services, { web: 'Fastify API', db: 'PostgreSQL 15', cache: 'Redis 7' })
 })

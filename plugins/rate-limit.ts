@@ -1,0 +1,92 @@
+import fastifyRateLimit, { type FastifyRateLimitStore } from '@fastify/rate-limit'
+import RedisStore from '@fastify/rate-limit/store/RedisStore.js'
+import fp from 'fastify-plugin'
+import type { Config } from '../src/config.ts'
+import { RateLimitedError } from '../src/errors.ts'
+
+/**
+ * Where the counters live: `<REDIS_KEY_PREFIX>ratelimit:<client address>`,
+ * among the service's internal keys, apart from the public `cache:` ones.
+ */
+export const RATE_LIMIT_NAMESPACE = 'ratelimit:'
+
+type IncrCallback = Parameters<FastifyRateLimitStore['incr']>[1]
+
+/** Tells a failing store from a working one, and logs only the changes. */
+interface StoreState {
+  failed(err: Error): void
+  succeeded(): void
+}
+
+/**
+ * The Redis store, failing open: when Redis cannot answer, the plugin
+ * (`skipOnError`) lets the request through, and this wrapper says so in the log.
+ */
+class FailOpenStore implements FastifyRateLimitStore {
+  readonly inner: FastifyRateLimitStore
+  readonly state: StoreState
+
+  constructor(inner: FastifyRateLimitStore, state: StoreState) {
+    this.inner = inner
+    this.state = state
+  }
+
+  incr(key: string, callback: IncrCallback, timeWindow: number, max: number) {
+    this.inner.incr(
+      key,
+      (err, result) => {
+        if (err) this.state.failed(err)
+        else this.state.succeeded()
+        callback(err, result)
+      },
+      timeWindow,
+      max,
+    )
+  }
+
+  child(routeOptions: Parameters<FastifyRateLimitStore['child']>[0]) {
+    return new FailOpenStore(this.inner.child(routeOptions), this.state)
+  }
+}
+
+/**
+ * At most RATE_LIMIT_MAX requests per RATE_LIMIT_WINDOW_MS per client address,
+ * counted in Redis so the budget holds across replicas. Routes opt out with
+ * `config: { rateLimit: false }` (health checks, metrics). RATE_LIMIT_MAX=0
+ * turns it off.
+ */
+export default fp(
+  async function rateLimitPlugin(fastify, { config }: { config: Config }) {
+    const log = fastify.log.child({ plugin: 'rate-limit' })
+    if (config.RATE_LIMIT_MAX === 0) {
+      log.info('rate limiting disabled (RATE_LIMIT_MAX=0)')
+      return
+    }
+
+    let available = true
+    const state: StoreState = {
+      failed(err) {
+        if (available) log.warn({ err }, 'rate limit store unavailable: requests pass unlimited until it answers')
+        available = false
+      },
+      succeeded() {
+        if (!available) log.info('rate limit store answers again: limits apply')
+        available = true
+      },
+    }
+    const redis = fastify.redis
+
+    await fastify.register(fastifyRateLimit, {
+      max: config.RATE_LIMIT_MAX,
+      timeWindow: config.RATE_LIMIT_WINDOW_MS,
+      store: class AppStore extends FailOpenStore {
+        constructor() {
+          super(new RedisStore(false, false, redis, RATE_LIMIT_NAMESPACE), state)
+        }
+      },
+      skipOnError: true,
+      errorResponseBuilder: (_request, context) => new RateLimitedError(context.after),
+    })
+  },
+  { name: 'rate-limit', dependencies: ['cache'], fastify: '5.x' },
+)
