@@ -1,3 +1,4 @@
+import { STATUS_CODES } from 'node:http'
 import { Type } from '@sinclair/typebox'
 
 /** Every error body, as Fastify formats it: `{ statusCode, error, message }`. */
@@ -15,21 +16,55 @@ export const ErrorResponse = Type.Object(
 
 const ErrorRef = Type.Ref(ErrorResponse)
 
-const ERROR_DESCRIPTIONS = {
-  400: 'The request is invalid: the message says which part and why',
-  404: 'Not found',
-  409: 'Conflicts with existing data',
-  413: 'The body is larger than the limit (BODY_LIMIT)',
-  429: 'Too many requests from this client (RATE_LIMIT_MAX per RATE_LIMIT_WINDOW_MS): retry after `retry-after` seconds',
-  500: 'Unexpected server error (details are logged, never returned)',
-  503: 'A backing service (Postgres or Redis) is unavailable',
+// What each error status means, with an example body for the documentation.
+const ERRORS = {
+  400: {
+    description: 'The request is invalid: the message says which part and why',
+    example: ['FST_ERR_VALIDATION', "body must have required property 'key'"],
+  },
+  404: { description: 'Not found', example: ['CACHE_KEY_NOT_FOUND', "Key 'user:1' not found"] },
+  409: { description: 'Conflicts with existing data', example: [undefined, 'Conflicts with existing data'] },
+  413: {
+    description: 'The body is larger than the limit (BODY_LIMIT)',
+    example: ['FST_ERR_CTP_BODY_TOO_LARGE', 'Request body is too large'],
+  },
+  429: {
+    description:
+      'Too many requests from this client (RATE_LIMIT_MAX per RATE_LIMIT_WINDOW_MS): retry after `retry-after` seconds',
+    example: ['RATE_LIMITED', 'Rate limit exceeded, retry in 1 minute'],
+  },
+  500: {
+    description: 'Unexpected server error (details are logged, never returned)',
+    example: [undefined, 'Internal Server Error'],
+  },
+  503: {
+    description: 'A backing service (Postgres or Redis) is unavailable',
+    example: ['CACHE_UNAVAILABLE', 'Cache unavailable, try again later'],
+  },
 } as const
 
-type ErrorStatus = keyof typeof ERROR_DESCRIPTIONS
+type ErrorStatus = keyof typeof ERRORS
 
-/** Response schemas for the error statuses a route can answer with. */
+const RETRY_AFTER = {
+  'retry-after': { type: 'integer', description: 'Seconds until the client may send requests again' },
+}
+
+/**
+ * Response schemas for the error statuses a route can answer with, in the
+ * per-media-type form so each status documents its own example body.
+ */
 export function errorResponses<S extends ErrorStatus>(...statuses: S[]) {
   return Object.fromEntries(
-    statuses.map((status) => [status, Type.Ref(ErrorResponse, { description: ERROR_DESCRIPTIONS[status] })]),
-  ) as { [K in S]: typeof ErrorRef }
+    statuses.map((status) => {
+      const { description, example } = ERRORS[status]
+      const [code, message] = example
+      const body = { statusCode: status, code, error: STATUS_CODES[status], message }
+      const response = {
+        description,
+        ...(status === 429 ? { headers: RETRY_AFTER } : {}),
+        content: { 'application/json': { schema: ErrorRef, example: body } },
+      }
+      return [status, response]
+    }),
+  ) as unknown as { [K in S]: typeof ErrorRef }
 }
