@@ -1,7 +1,9 @@
 import { type ChildProcess, spawn } from 'node:child_process'
 import { once } from 'node:events'
+import { existsSync } from 'node:fs'
+import { stripVTControlCharacters } from 'node:util'
 import t, { type Test } from 'tap'
-import { freePort, services } from './helper.ts'
+import { eventually, freePort, services } from './helper.ts'
 
 interface RunningServer {
   process: ChildProcess
@@ -9,11 +11,24 @@ interface RunningServer {
   output: () => string
 }
 
-/** Starts `node src/server.ts` as the container would, and waits until it listens. */
-async function startServer(t: Test, env: Record<string, string> = {}): Promise<RunningServer> {
+// util-linux's script(1) runs a command on a pseudo-terminal.
+const SCRIPT = '/usr/bin/script'
+
+/**
+ * Starts `node src/server.ts` as the container would (or, with `terminal`, as
+ * a developer would, on a pseudo-terminal), and waits until it listens.
+ */
+async function startServer(
+  t: Test,
+  env: Record<string, string> = {},
+  { terminal = false } = {},
+): Promise<RunningServer> {
   const { databaseUrl, redisUrl } = await services()
   const port = await freePort()
-  const child = spawn(process.execPath, ['src/server.ts'], {
+  const [command, args] = terminal
+    ? [SCRIPT, ['-qfec', `exec ${process.execPath} src/server.ts`, '/dev/null']]
+    : [process.execPath, ['src/server.ts']]
+  const child = spawn(command, args, {
     env: {
       PATH: process.env.PATH,
       PORT: String(port),
@@ -35,7 +50,7 @@ async function startServer(t: Test, env: Record<string, string> = {}): Promise<R
   t.teardown(() => {
     if (child.exitCode === null) child.kill('SIGKILL')
   })
-  const deadline = Date.now() + 10_000
+  const deadline = Date.now() + 30_000 // generous: the CPU is shared
   while (!output.includes('Server listening')) {
     if (child.exitCode !== null || Date.now() > deadline) throw new Error(`server did not start:\n${output}`)
     await new Promise((resolve) => setTimeout(resolve, 50))
@@ -45,14 +60,34 @@ async function startServer(t: Test, env: Record<string, string> = {}): Promise<R
 
 t.test('the server process serves HTTP and logs JSON lines', async (t) => {
   const server = await startServer(t)
-  const res = await fetch(`${server.baseUrl}/health`)
+  const res = await fetch(`${server.baseUrl}/health`, { headers: { 'x-request-id': 'json-log-1' } })
   t.equal(res.status, 200)
   t.equal(((await res.json()) as { status: string }).status, 'healthy')
-  const lines = server.output().trim().split('\n')
-  for (const line of lines) t.doesNotThrow(() => JSON.parse(line), `a JSON log line: ${line.slice(0, 80)}`)
   server.process.kill('SIGTERM')
   await once(server.process, 'exit')
+  const lines = server.output().trim().split('\n')
+  for (const line of lines) t.doesNotThrow(() => JSON.parse(line), `a JSON log line: ${line.slice(0, 80)}`)
+  t.match(server.output(), /"requestId":"json-log-1".*"msg":"incoming request"/)
 })
+
+t.test(
+  'on a terminal the log is pretty-printed instead',
+  { skip: existsSync(SCRIPT) ? false : `needs ${SCRIPT} (util-linux) for a pseudo-terminal` },
+  async (t) => {
+    const server = await startServer(t, {}, { terminal: true })
+    const res = await fetch(`${server.baseUrl}/health/live`, { headers: { 'x-request-id': 'pretty-log-1' } })
+    t.equal(res.status, 200)
+    await eventually(async () => {
+      if (!server.output().includes('request completed')) throw new Error('not logged yet')
+    }, 5000)
+    server.process.kill('SIGTERM')
+    await once(server.process, 'exit')
+    const output = stripVTControlCharacters(server.output())
+    t.match(output, /^\[\d{2}:\d{2}:\d{2}\.\d{3}\] INFO: Server listening at http:\/\/127\.0\.0\.1:\d+\r?$/m)
+    t.match(output, /INFO: incoming request\r?\n\s+requestId: "pretty-log-1"/)
+    t.notMatch(output, /^\{"level"/m, 'no JSON line')
+  },
+)
 
 for (const signal of ['SIGTERM', 'SIGINT'] as const) {
   t.test(`${signal} closes the server, the pool and the Redis client, and exits 0`, async (t) => {
