@@ -17,6 +17,8 @@ t.test('every variable has a default but the secrets', async (t) => {
     REDIS_PORT: 6379,
     BODY_LIMIT: 1048576,
     MIGRATE_ON_START: true,
+    RATE_LIMIT_MAX: 300,
+    RATE_LIMIT_WINDOW_MS: 60000,
   })
   t.equal(config.POSTGRES_PASSWORD, undefined)
   t.equal(config.REDIS_PASSWORD, undefined)
@@ -48,6 +50,10 @@ t.test('a bad value is rejected with a message naming the variable and the value
     [{ REDIS_URL: 'localhost:6379' }, /REDIS_URL must match pattern/],
     [{ BODY_LIMIT: '10' }, /BODY_LIMIT must be >= 1024/],
     [{ MIGRATE_ON_START: 'maybe' }, /MIGRATE_ON_START must be boolean/],
+    [{ RATE_LIMIT_MAX: '-1' }, /RATE_LIMIT_MAX must be >= 0/],
+    [{ RATE_LIMIT_MAX: 'lots' }, /RATE_LIMIT_MAX must be integer/],
+    [{ RATE_LIMIT_WINDOW_MS: '0' }, /RATE_LIMIT_WINDOW_MS must be >= 1/],
+    [{ RATE_LIMIT_WINDOW_MS: '1 minute' }, /RATE_LIMIT_WINDOW_MS must be integer/],
   ]
   for (const [env, message] of cases) {
     t.throws(() => loadConfig(env), { name: 'ConfigError', message }, JSON.stringify(env))
