@@ -46,11 +46,11 @@ t.test('each client address has its own budget', async (t) => {
   t.equal((await get(app, '/', '192.0.2.2')).statusCode, 200, 'another client is still served')
 })
 
-t.test('health checks and /metrics are never limited', async (t) => {
+t.test('health checks, /metrics and /docs are never limited', async (t) => {
   const app = await build(t, { RATE_LIMIT_MAX: '1' })
   await get(app, '/')
   t.equal((await get(app, '/')).statusCode, 429, 'the budget is spent')
-  for (const url of ['/health', '/health/live', '/health/ready', '/metrics']) {
+  for (const url of ['/health', '/health/live', '/health/ready', '/metrics', '/docs/json']) {
     for (let i = 0; i < 3; i++) {
       const res = await get(app, url)
       t.equal(res.statusCode, 200, `${url} #${i + 1}`)
