@@ -3,6 +3,7 @@ import Fastify, { type FastifyServerOptions } from 'fastify'
 import fp from 'fastify-plugin'
 import app from './app.ts'
 import type { Config } from './config.ts'
+import { buildValidator } from './validation.ts'
 
 // Longest encoded :key a URL can carry: 512 characters of up to 4 UTF-8 bytes,
 // each byte percent-encoded as 3 characters.
@@ -12,16 +13,36 @@ export function serverOptions(config: Config): FastifyServerOptions {
   return {
     logger: {
       level: config.LOG_LEVEL,
-      redact: { paths: ['req.headers.authorization', 'req.headers.cookie', '*.password'], censor: '[redacted]' },
+      redact: {
+        paths: [
+          'req.headers.authorization',
+          'req.headers.cookie',
+          'req.headers["proxy-authorization"]',
+          'res.headers["set-cookie"]',
+          '*.password',
+          '*.connectionString',
+        ],
+        censor: '[redacted]',
+      },
     },
     bodyLimit: config.BODY_LIMIT,
     routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
+    schemaController: { compilersFactory: { buildValidator } },
+    // Slow or idle clients cannot hold sockets: the whole request must arrive
+    // within HTTP_REQUEST_TIMEOUT_MS, an idle keep-alive socket is closed after
+    // HTTP_KEEP_ALIVE_TIMEOUT_MS, and no handler runs longer than
+    // HTTP_HANDLER_TIMEOUT_MS (503). The headers timeout is set on the server below.
+    requestTimeout: config.HTTP_REQUEST_TIMEOUT_MS,
+    keepAliveTimeout: config.HTTP_KEEP_ALIVE_TIMEOUT_MS,
+    handlerTimeout: config.HTTP_HANDLER_TIMEOUT_MS,
   }
 }
 
 /** The server the process runs and the tests use: Fastify options plus the app. */
 export async function buildServer(config: Config, overrides: FastifyServerOptions = {}) {
   const server = Fastify({ ...serverOptions(config), ...overrides }).withTypeProvider<TypeBoxTypeProvider>()
+  // Node requires headersTimeout <= requestTimeout.
+  server.server.headersTimeout = Math.min(config.HTTP_HEADERS_TIMEOUT_MS, config.HTTP_REQUEST_TIMEOUT_MS)
   await server.register(fp(app), { config })
   return server
 }

@@ -31,6 +31,15 @@ export const ConfigSchema = Type.Object({
   REDIS_COMMAND_TIMEOUT_MS: Milliseconds(1000),
 
   BODY_LIMIT: Type.Integer({ minimum: 1024, maximum: 100 * 1024 * 1024, default: 1024 * 1024 }),
+  HTTP_HEADERS_TIMEOUT_MS: Milliseconds(10_000),
+  HTTP_REQUEST_TIMEOUT_MS: Milliseconds(30_000),
+  HTTP_KEEP_ALIVE_TIMEOUT_MS: Milliseconds(10_000),
+  HTTP_HANDLER_TIMEOUT_MS: Milliseconds(5_000),
+  CORS_ORIGINS: Type.String({
+    default: '',
+    pattern: '^(\\*|(https?://[^,\\s]+)(,https?://[^,\\s]+)*)?$',
+    description: 'Comma-separated origins allowed by CORS, or * for any; empty disables CORS',
+  }),
   SHUTDOWN_TIMEOUT_MS: Milliseconds(8000),
 })
 

@@ -5,7 +5,7 @@ import { RedisContainer } from '@testcontainers/redis'
 import pg from 'pg'
 import tap, { type Test } from 'tap'
 import { buildServer } from '../src/build.ts'
-import { loadConfig } from '../src/config.ts'
+import { type Config, loadConfig } from '../src/config.ts'
 
 export const POSTGRES_IMAGE = process.env.POSTGRES_IMAGE || 'postgres:15-alpine'
 export const REDIS_IMAGE = process.env.REDIS_IMAGE || 'redis:7-alpine'
@@ -76,18 +76,22 @@ export async function withClient<T>(databaseUrl: string, use: (client: pg.Client
  * Each call gets its own Redis key prefix, so tests never see each other's keys.
  */
 export async function build(t: Test, env: Record<string, string> = {}): Promise<Server> {
+  const server = await buildServer(await testConfig(env))
+  t.teardown(() => server.close())
+  await server.ready()
+  return server
+}
+
+/** The configuration `build` uses: this file's services, a unique key prefix, quiet logs, then `env`. */
+export async function testConfig(env: Record<string, string> = {}): Promise<Config> {
   const { databaseUrl, redisUrl } = await services()
-  const config = loadConfig({
+  return loadConfig({
     DATABASE_URL: databaseUrl,
     REDIS_URL: redisUrl,
     REDIS_KEY_PREFIX: `test:${randomUUID()}:`,
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
     ...env,
   })
-  const server = await buildServer(config)
-  t.teardown(() => server.close())
-  await server.ready()
-  return server
 }
 
 /** A TCP port nothing listens on (for "the service is unreachable" tests). */

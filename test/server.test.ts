@@ -35,7 +35,7 @@ async function startServer(t: Test, env: Record<string, string> = {}): Promise<R
   t.teardown(() => {
     if (child.exitCode === null) child.kill('SIGKILL')
   })
-  const deadline = Date.now() + 10_000
+  const deadline = Date.now() + 30_000
   while (!output.includes('Server listening')) {
     if (child.exitCode !== null || Date.now() > deadline) throw new Error(`server did not start:\n${output}`)
     await new Promise((resolve) => setTimeout(resolve, 50))
