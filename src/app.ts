@@ -5,6 +5,7 @@ import cacheStorePlugin from '../plugins/cache-store.ts'
 import dbPlugin from '../plugins/db.ts'
 import drainPlugin from '../plugins/drain.ts'
 import healthPlugin from '../plugins/health.ts'
+import jsonDepthPlugin from '../plugins/json-depth.ts'
 import securityPlugin from '../plugins/security.ts'
 import swaggerPlugin from '../plugins/swagger.ts'
 import usersPlugin from '../plugins/users.ts'
@@ -25,6 +26,7 @@ export interface AppOptions {
 export default async function app(fastify: FastifyInstance, { config }: AppOptions) {
   await fastify.register(swaggerPlugin)
   await fastify.register(securityPlugin, { config })
+  await fastify.register(jsonDepthPlugin)
   await fastify.register(drainPlugin)
 
   await fastify.register(dbPlugin, { config })

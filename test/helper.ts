@@ -82,7 +82,12 @@ export async function build(t: Test, env: Record<string, string> = {}): Promise<
   return server
 }
 
-/** The configuration `build` uses: this file's services, a unique key prefix, quiet logs, then `env`. */
+/**
+ * The configuration `build` uses: this file's services, a unique key prefix,
+ * quiet logs, then `env`. Connection and command timeouts are more generous
+ * than in production, so a loaded CI machine does not turn a slow answer into
+ * a 503; the tests of those bounds set them explicitly.
+ */
 export async function testConfig(env: Record<string, string> = {}): Promise<Config> {
   const { databaseUrl, redisUrl } = await services()
   return loadConfig({
@@ -90,6 +95,9 @@ export async function testConfig(env: Record<string, string> = {}): Promise<Conf
     REDIS_URL: redisUrl,
     REDIS_KEY_PREFIX: `test:${randomUUID()}:`,
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
+    DB_CONNECT_TIMEOUT_MS: '5000',
+    DB_STATEMENT_TIMEOUT_MS: '5000',
+    REDIS_COMMAND_TIMEOUT_MS: '3000',
     ...env,
   })
 }
