@@ -61,6 +61,7 @@ export default fp(
       } else {
         client.disconnect()
       }
+      log.info('redis connection closed')
     })
   },
   { name: 'cache', fastify: '5.x' },

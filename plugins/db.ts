@@ -23,6 +23,7 @@ declare module 'fastify' {
 }
 
 const MIGRATION_RETRY_MS = 2000
+const MIGRATION_WAIT_MS = 5000
 
 // SQLSTATE classes that mean Postgres cannot serve right now, not that the
 // request was wrong: connection (08), resources (53), operator intervention
@@ -41,6 +42,13 @@ function isUnavailable(err: unknown): boolean {
 export default fp(
   async function dbPlugin(fastify, { config }: { config: Config }) {
     const connection = postgresConnection(config)
+    const log = fastify.log.child({ plugin: 'db' })
+
+    // onClose hooks run last-registered first: this one, registered before
+    // @fastify/postgres, runs after it has ended the pool.
+    fastify.addHook('onClose', async () => {
+      log.info('database pool closed')
+    })
     await fastify.register(fastifyPostgres, {
       ...connection,
       max: config.DB_POOL_MAX,
@@ -48,11 +56,10 @@ export default fp(
       statement_timeout: config.DB_STATEMENT_TIMEOUT_MS,
       // Client-side bound too: a server that hangs (paused, partitioned) never
       // reports its own statement timeout.
-      query_timeout: config.DB_STATEMENT_TIMEOUT_MS + 500,
+      query_timeout: config.DB_STATEMENT_TIMEOUT_MS + 250,
       keepAlive: true,
     })
     const pool = fastify.pg.pool
-    const log = fastify.log.child({ plugin: 'db' })
 
     // An idle client whose server went away emits on the pool; without a
     // listener that would crash the process.
@@ -106,11 +113,15 @@ export default fp(
     fastify.decorate('db', db)
 
     if (config.MIGRATE_ON_START) {
-      // Start-up does not wait for Postgres: one attempt (bounded by the
-      // connection timeout), then retries in the background until it succeeds.
+      // Start-up does not wait for Postgres: one attempt, then retries in the
+      // background until it succeeds.
       fastify.addHook('onReady', async () => {
         attempt = migrateOnce()
-        await attempt
+        // A slow migration (or one waiting for another instance's lock) goes on
+        // in the background rather than failing start-up at Fastify's plugin timeout.
+        await withTimeout(attempt, MIGRATION_WAIT_MS, 'migrations').catch(() => {
+          log.warn(`migrations still running after ${MIGRATION_WAIT_MS} ms; starting meanwhile`)
+        })
       })
     }
     fastify.addHook('onClose', async () => {

@@ -16,7 +16,15 @@ type IncrCallback = Parameters<FastifyRateLimitStore['incr']>[1]
 interface StoreState {
   failed(err: Error): void
   succeeded(): void
+  /** True for a while after a failure: requests then skip the store instead of waiting on it. */
+  resting(): boolean
 }
+
+// A hung Redis makes each command wait REDIS_COMMAND_TIMEOUT_MS: after a
+// failure the limiter stays out of the way this long before asking again, so
+// requests are not all delayed by it.
+const REST_AFTER_FAILURE_MS = 5000
+const RESTING = new Error('rate limit store resting after a failure')
 
 /**
  * The Redis store, failing open: when Redis cannot answer, the plugin
@@ -32,6 +40,10 @@ class FailOpenStore implements FastifyRateLimitStore {
   }
 
   incr(key: string, callback: IncrCallback, timeWindow: number, max: number) {
+    if (this.state.resting()) {
+      callback(RESTING, { current: 0, ttl: timeWindow })
+      return
+    }
     this.inner.incr(
       key,
       (err, result) => {
@@ -64,15 +76,18 @@ export default fp(
     }
 
     let available = true
+    let retryAt = 0
     const state: StoreState = {
       failed(err) {
         if (available) log.warn({ err }, 'rate limit store unavailable: requests pass unlimited until it answers')
         available = false
+        retryAt = Date.now() + REST_AFTER_FAILURE_MS
       },
       succeeded() {
         if (!available) log.info('rate limit store answers again: limits apply')
         available = true
       },
+      resting: () => !available && Date.now() < retryAt,
     }
     const redis = fastify.redis
 

@@ -5,9 +5,11 @@ import cacheStorePlugin from '../plugins/cache-store.ts'
 import dbPlugin from '../plugins/db.ts'
 import drainPlugin from '../plugins/drain.ts'
 import healthPlugin from '../plugins/health.ts'
+import jsonDepthPlugin from '../plugins/json-depth.ts'
 import metricsPlugin from '../plugins/metrics.ts'
 import rateLimitPlugin from '../plugins/rate-limit.ts'
 import requestIdPlugin from '../plugins/request-id.ts'
+import securityPlugin from '../plugins/security.ts'
 import swaggerPlugin from '../plugins/swagger.ts'
 import usersPlugin from '../plugins/users.ts'
 import cacheRoutes from '../routes/cache.ts'
@@ -27,6 +29,8 @@ export interface AppOptions {
  */
 export default async function app(fastify: FastifyInstance, { config }: AppOptions) {
   await fastify.register(swaggerPlugin)
+  await fastify.register(securityPlugin, { config })
+  await fastify.register(jsonDepthPlugin)
   await fastify.register(drainPlugin)
   await fastify.register(requestIdPlugin)
 

@@ -1,9 +1,11 @@
+import type { Server } from 'node:http'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
-import Fastify, { type FastifyServerOptions, LogController } from 'fastify'
+import Fastify, { type FastifyHttpOptions, LogController } from 'fastify'
 import fp from 'fastify-plugin'
 import { requestId } from '../plugins/request-id.ts'
 import app from './app.ts'
 import type { Config } from './config.ts'
+import { buildValidator } from './validation.ts'
 
 // Longest encoded :key a URL can carry: 512 characters of up to 4 UTF-8 bytes,
 // each byte percent-encoded as 3 characters.
@@ -24,12 +26,22 @@ export interface LogOptions {
 export function serverOptions(
   config: Config,
   { pretty = process.stdout.isTTY === true, stream }: LogOptions = {},
-): FastifyServerOptions {
+): FastifyHttpOptions<Server> {
   const output = stream ? { stream } : pretty ? { transport: PRETTY_TRANSPORT } : {}
   return {
     logger: {
       level: config.LOG_LEVEL,
-      redact: { paths: ['req.headers.authorization', 'req.headers.cookie', '*.password'], censor: '[redacted]' },
+      redact: {
+        paths: [
+          'req.headers.authorization',
+          'req.headers.cookie',
+          'req.headers["proxy-authorization"]',
+          'res.headers["set-cookie"]',
+          '*.password',
+          '*.connectionString',
+        ],
+        censor: '[redacted]',
+      },
       ...output,
     },
     // The caller's x-request-id when it is safe, else a new UUID (plugins/request-id.ts).
@@ -38,6 +50,21 @@ export function serverOptions(
     logController: new LogController({ requestIdLogLabel: 'requestId' }),
     bodyLimit: config.BODY_LIMIT,
     routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
+    schemaController: { compilersFactory: { buildValidator } },
+    // Slow or idle clients cannot hold sockets: headers must arrive within
+    // HTTP_HEADERS_TIMEOUT_MS and the whole request within HTTP_REQUEST_TIMEOUT_MS
+    // (408, checked every second rather than Node's default 30 s), an idle
+    // keep-alive socket is closed after HTTP_KEEP_ALIVE_TIMEOUT_MS, and no
+    // handler runs longer than HTTP_HANDLER_TIMEOUT_MS (503).
+    http: {
+      // Node requires headersTimeout <= requestTimeout.
+      headersTimeout: Math.min(config.HTTP_HEADERS_TIMEOUT_MS, config.HTTP_REQUEST_TIMEOUT_MS),
+      requestTimeout: config.HTTP_REQUEST_TIMEOUT_MS,
+      connectionsCheckingInterval: 1000,
+    },
+    requestTimeout: config.HTTP_REQUEST_TIMEOUT_MS,
+    keepAliveTimeout: config.HTTP_KEEP_ALIVE_TIMEOUT_MS,
+    handlerTimeout: config.HTTP_HANDLER_TIMEOUT_MS,
   }
 }
 

@@ -6,7 +6,7 @@ import { RedisContainer } from '@testcontainers/redis'
 import pg from 'pg'
 import tap, { type Test } from 'tap'
 import { buildServer } from '../src/build.ts'
-import { loadConfig } from '../src/config.ts'
+import { type Config, loadConfig } from '../src/config.ts'
 
 export const POSTGRES_IMAGE = process.env.POSTGRES_IMAGE || 'postgres:15-alpine'
 export const REDIS_IMAGE = process.env.REDIS_IMAGE || 'redis:7-alpine'
@@ -103,18 +103,31 @@ export async function build(
   env: Record<string, string> = {},
   logs?: ReturnType<typeof logCollector>,
 ): Promise<Server> {
-  const { databaseUrl, redisUrl } = await services()
-  const config = loadConfig({
-    DATABASE_URL: databaseUrl,
-    REDIS_URL: redisUrl,
-    REDIS_KEY_PREFIX: `test:${randomUUID()}:`,
-    LOG_LEVEL: logs ? 'info' : (process.env.TEST_LOG_LEVEL ?? 'silent'),
-    ...env,
-  })
+  const config = await testConfig({ ...(logs ? { LOG_LEVEL: 'info' } : {}), ...env })
   const server = await buildServer(config, logs ? { stream: logs.stream } : {})
   t.teardown(() => server.close())
   await server.ready()
   return server
+}
+
+/**
+ * The configuration `build` uses: this file's services, a unique key prefix,
+ * quiet logs, then `env`. Connection and command timeouts are more generous
+ * than in production, so a loaded CI machine does not turn a slow answer into
+ * a 503; the tests of those bounds set them explicitly.
+ */
+export async function testConfig(env: Record<string, string> = {}): Promise<Config> {
+  const { databaseUrl, redisUrl } = await services()
+  return loadConfig({
+    DATABASE_URL: databaseUrl,
+    REDIS_URL: redisUrl,
+    REDIS_KEY_PREFIX: `test:${randomUUID()}:`,
+    LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
+    DB_CONNECT_TIMEOUT_MS: '5000',
+    DB_STATEMENT_TIMEOUT_MS: '5000',
+    REDIS_COMMAND_TIMEOUT_MS: '3000',
+    ...env,
+  })
 }
 
 /** A TCP port nothing listens on (for "the service is unreachable" tests). */

@@ -1,6 +1,8 @@
+import { PG_MIGRATE_LOCK_ID } from 'node-pg-migrate'
+import pg from 'pg'
 import t from 'tap'
 import { MIGRATIONS_TABLE, migrate } from '../src/migrations.ts'
-import { freshDatabase, services, withClient } from './helper.ts'
+import { build, eventually, freshDatabase, services, withClient } from './helper.ts'
 
 const quiet = { info() {}, warn() {}, error() {} }
 
@@ -81,4 +83,29 @@ t.test('an unreachable database is an error, not a hang', async (t) => {
     migrate({ connectionString: 'postgres://postgres:x@127.0.0.1:1/none', connectionTimeoutMillis: 1000 }, quiet),
   )
   t.ok(Date.now() - started < 3000)
+})
+
+t.test('start-up does not wait for a migration held up by another instance', async (t) => {
+  const databaseUrl = await freshDatabase(await serverUrl())
+  // Another instance holds the migration lock.
+  const other = new pg.Client({ connectionString: databaseUrl })
+  await other.connect()
+  t.teardown(() => other.end())
+  await other.query('SELECT pg_advisory_lock($1)', [PG_MIGRATE_LOCK_ID])
+
+  const started = Date.now()
+  const app = await build(t, { DATABASE_URL: databaseUrl })
+  t.ok(Date.now() - started < 9000, `ready after ${Date.now() - started} ms, before Fastify's 10 s plugin timeout`)
+  t.equal((await app.inject({ method: 'GET', url: '/users' })).statusCode, 503, 'users wait for the schema')
+  t.match((await app.inject({ method: 'GET', url: '/health' })).json().services.db, {
+    status: 'error',
+    error: 'schema migrations not applied yet',
+  })
+
+  await other.query('SELECT pg_advisory_unlock($1)', [PG_MIGRATE_LOCK_ID])
+  await eventually(async () => {
+    const res = await app.inject({ method: 'GET', url: '/users' })
+    if (res.statusCode !== 200) throw new Error(`still ${res.statusCode}`)
+  }, 10_000)
+  t.equal((await app.inject({ method: 'GET', url: '/users' })).json().total, 10)
 })

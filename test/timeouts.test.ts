@@ -1,0 +1,71 @@
+import { connect, type Socket } from 'node:net'
+import t, { type Test } from 'tap'
+import { build } from './helper.ts'
+
+// Slow and idle clients cannot hold the server's sockets.
+
+async function listening(t: Test, env: Record<string, string>) {
+  const app = await build(t, env)
+  await app.listen({ port: 0, host: '127.0.0.1' })
+  return (app.server.address() as { port: number }).port
+}
+
+/** Opens a raw socket; resolves with what the server sent and when it closed the connection. */
+function rawClient(
+  port: number,
+  drive: (socket: Socket) => void,
+): Promise<{ received: string; closedAfterMs: number }> {
+  return new Promise((resolve, reject) => {
+    const started = Date.now()
+    const socket = connect(port, '127.0.0.1', () => drive(socket))
+    let received = ''
+    socket.on('data', (chunk) => {
+      received += chunk
+    })
+    socket.on('error', reject)
+    socket.on('close', () => resolve({ received, closedAfterMs: Date.now() - started }))
+    setTimeout(() => socket.destroy(new Error('the server never closed the connection')), 15_000).unref()
+  })
+}
+
+t.test('a client that never finishes its headers gets a 408 and is disconnected', async (t) => {
+  const port = await listening(t, { HTTP_HEADERS_TIMEOUT_MS: '1000', HTTP_REQUEST_TIMEOUT_MS: '3000' })
+  let drip: NodeJS.Timeout | undefined
+  const { received, closedAfterMs } = await rawClient(port, (socket) => {
+    socket.write('GET / HTTP/1.1\r\nHost: localhost\r\n')
+    drip = setInterval(() => socket.writable && socket.write('X-Slow: 1\r\n'), 200)
+  })
+  clearInterval(drip)
+  t.match(received, /^HTTP\/1\.1 408 Request Timeout/)
+  t.ok(closedAfterMs >= 900 && closedAfterMs < 3000, `closed after ${closedAfterMs} ms`)
+})
+
+t.test('a client that sends its body too slowly gets a 408 and is disconnected', async (t) => {
+  const port = await listening(t, { HTTP_HEADERS_TIMEOUT_MS: '1000', HTTP_REQUEST_TIMEOUT_MS: '2000' })
+  let drip: NodeJS.Timeout | undefined
+  const { received, closedAfterMs } = await rawClient(port, (socket) => {
+    socket.write(
+      'POST /cache HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{',
+    )
+    drip = setInterval(() => socket.writable && socket.write(' '), 200)
+  })
+  clearInterval(drip)
+  t.match(received, /^HTTP\/1\.1 408 Request Timeout/)
+  t.ok(closedAfterMs >= 1900 && closedAfterMs < 4000, `closed after ${closedAfterMs} ms`)
+})
+
+t.test('an idle keep-alive connection is closed after the keep-alive timeout', async (t) => {
+  const port = await listening(t, { HTTP_KEEP_ALIVE_TIMEOUT_MS: '1000' })
+  const { received, closedAfterMs } = await rawClient(port, (socket) => {
+    socket.write('GET / HTTP/1.1\r\nHost: localhost\r\nConnection: keep-alive\r\n\r\n')
+  })
+  t.match(received, /^HTTP\/1\.1 200 OK/)
+  t.match(received, /Keep-Alive: timeout=1/i)
+  t.ok(closedAfterMs >= 900 && closedAfterMs < 3000, `closed after ${closedAfterMs} ms`)
+})
+
+t.test('a connection that sends nothing at all is closed after the headers timeout', async (t) => {
+  const port = await listening(t, { HTTP_HEADERS_TIMEOUT_MS: '1000', HTTP_REQUEST_TIMEOUT_MS: '3000' })
+  const { closedAfterMs } = await rawClient(port, () => {})
+  t.ok(closedAfterMs < 4000, `closed after ${closedAfterMs} ms`)
+})
