@@ -1,19 +1,18 @@
-import { PostgreSqlContainer } from '@testcontainers/postgresql'
-import { RedisContainer } from '@testcontainers/redis'
 import tap, { type Test } from 'tap'
 import { getContainerRuntimeClient, type StartedTestContainer } from 'testcontainers'
 
 const t = tap
 
-import { build, eventually, freePort, POSTGRES_IMAGE, REDIS_IMAGE, type Server } from './helper.ts'
+import { postgresContainer, redisContainer } from './containers.ts'
+import { build, eventually, freePort, type Server } from './helper.ts'
 
 // Fault injection on real services. This file has its own Postgres and Redis,
 // published on fixed host ports so that they can be stopped and started again
 // (same address) or paused (a server that accepts connections and never answers).
 const [postgresPort, redisPort] = await Promise.all([freePort(), freePort()])
 const [postgres, redis] = await Promise.all([
-  new PostgreSqlContainer(POSTGRES_IMAGE).withExposedPorts({ container: 5432, host: postgresPort }).start(),
-  new RedisContainer(REDIS_IMAGE).withExposedPorts({ container: 6379, host: redisPort }).start(),
+  postgresContainer().withExposedPorts({ container: 5432, host: postgresPort }).start(),
+  redisContainer().withExposedPorts({ container: 6379, host: redisPort }).start(),
 ])
 tap.teardown(() => Promise.all([postgres.stop(), redis.stop()]))
 const docker = (await getContainerRuntimeClient()).container

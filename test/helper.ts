@@ -1,15 +1,11 @@
 import { randomUUID } from 'node:crypto'
 import { createServer } from 'node:net'
 import { Writable } from 'node:stream'
-import { PostgreSqlContainer } from '@testcontainers/postgresql'
-import { RedisContainer } from '@testcontainers/redis'
 import pg from 'pg'
 import tap, { type Test } from 'tap'
 import { buildServer } from '../src/build.ts'
 import { type Config, loadConfig } from '../src/config.ts'
-
-export const POSTGRES_IMAGE = process.env.POSTGRES_IMAGE || 'postgres:15-alpine'
-export const REDIS_IMAGE = process.env.REDIS_IMAGE || 'redis:7-alpine'
+import { postgresContainer, redisContainer } from './containers.ts'
 
 export interface Services {
   /** A database of this test file's own, on the shared or the file's server. */
@@ -39,14 +35,14 @@ async function startServices(): Promise<Services> {
 
 async function postgresServerUrl(): Promise<string> {
   if (process.env.DATABASE_URL) return process.env.DATABASE_URL
-  const container = await new PostgreSqlContainer(POSTGRES_IMAGE).start()
+  const container = await postgresContainer().start()
   tap.teardown(() => container.stop())
   return container.getConnectionUri()
 }
 
 async function redisServerUrl(): Promise<string> {
   if (process.env.REDIS_URL) return process.env.REDIS_URL
-  const container = await new RedisContainer(REDIS_IMAGE).start()
+  const container = await redisContainer().start()
   tap.teardown(() => container.stop())
   return container.getConnectionUrl()
 }

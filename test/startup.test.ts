@@ -1,7 +1,6 @@
-import { PostgreSqlContainer } from '@testcontainers/postgresql'
-import { RedisContainer } from '@testcontainers/redis'
 import t from 'tap'
-import { build, eventually, freePort, POSTGRES_IMAGE, REDIS_IMAGE, services } from './helper.ts'
+import { postgresContainer, redisContainer } from './containers.ts'
+import { build, eventually, freePort, services } from './helper.ts'
 
 // Start this file's own services first, so the timings below measure the app only.
 await services()
@@ -15,7 +14,7 @@ t.test('the app starts with Redis unreachable, answers 503 for the cache, and he
   t.equal((await app.inject({ method: 'GET', url: '/users' })).statusCode, 200, 'routes without Redis still work')
   t.equal((await app.inject({ method: 'GET', url: '/cache/k' })).statusCode, 503)
 
-  const redis = await new RedisContainer(REDIS_IMAGE).withExposedPorts({ container: 6379, host: port }).start()
+  const redis = await redisContainer().withExposedPorts({ container: 6379, host: port }).start()
   t.teardown(() => redis.stop())
   const healedIn = await eventually(async () => {
     const res = await app.inject({ method: 'POST', url: '/cache', payload: { key: 'k', value: 'back' } })
@@ -36,7 +35,7 @@ t.test(
     t.equal((await app.inject({ method: 'GET', url: '/users' })).statusCode, 503)
     t.equal((await app.inject({ method: 'POST', url: '/cache', payload: { key: 'k', value: 1 } })).statusCode, 201)
 
-    const postgres = await new PostgreSqlContainer(POSTGRES_IMAGE)
+    const postgres = await postgresContainer()
       .withDatabase('test')
       .withUsername('test')
       .withPassword('test')
