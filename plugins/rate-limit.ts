@@ -20,11 +20,14 @@ interface StoreState {
   resting(): boolean
 }
 
-// A hung Redis makes each command wait REDIS_COMMAND_TIMEOUT_MS: after a
-// failure the limiter stays out of the way this long before asking again, so
-// requests are not all delayed by it.
+// A hung Redis would make every request wait REDIS_COMMAND_TIMEOUT_MS for the
+// limiter before its own work. The limiter waits at most STORE_TIMEOUT_MS for
+// its count, and after a failure stays out of the way for REST_AFTER_FAILURE_MS
+// (or until the client reconnects) before asking again.
+const STORE_TIMEOUT_MS = 250
 const REST_AFTER_FAILURE_MS = 5000
 const RESTING = new Error('rate limit store resting after a failure')
+const STORE_TIMEOUT = new Error(`rate limit store did not answer within ${STORE_TIMEOUT_MS} ms`)
 
 /**
  * The Redis store, failing open: when Redis cannot answer, the plugin
@@ -44,9 +47,18 @@ class FailOpenStore implements FastifyRateLimitStore {
       callback(RESTING, { current: 0, ttl: timeWindow })
       return
     }
+    let answered = false
+    const timer = setTimeout(() => {
+      answered = true
+      this.state.failed(STORE_TIMEOUT)
+      callback(STORE_TIMEOUT, { current: 0, ttl: timeWindow })
+    }, STORE_TIMEOUT_MS)
     this.inner.incr(
       key,
       (err, result) => {
+        if (answered) return
+        answered = true
+        clearTimeout(timer)
         if (err) this.state.failed(err)
         else this.state.succeeded()
         callback(err, result)
@@ -90,6 +102,10 @@ export default fp(
       resting: () => !available && Date.now() < retryAt,
     }
     const redis = fastify.redis
+    // A reconnected client ends the rest at once.
+    redis.on('ready', () => {
+      retryAt = 0
+    })
 
     await fastify.register(fastifyRateLimit, {
       max: config.RATE_LIMIT_MAX,

@@ -19,7 +19,7 @@ export const ConfigSchema = Type.Object({
   DATABASE_URL: Type.Optional(Type.String({ pattern: '^postgres(ql)?://' })),
   DB_POOL_MAX: Type.Integer({ minimum: 1, maximum: 100, default: 10 }),
   DB_CONNECT_TIMEOUT_MS: Milliseconds(1000),
-  DB_STATEMENT_TIMEOUT_MS: Milliseconds(1500),
+  DB_STATEMENT_TIMEOUT_MS: Milliseconds(1000),
   DB_IDLE_TIMEOUT_MS: Milliseconds(30_000),
   MIGRATE_ON_START: Type.Boolean({ default: true }),
 

@@ -36,7 +36,7 @@ async function buildOnFaultyServices(t: Test, env: Record<string, string> = {}) 
     REDIS_URL: `redis://127.0.0.1:${redisPort}`,
     // The production bounds, which these tests are about.
     DB_CONNECT_TIMEOUT_MS: '1000',
-    DB_STATEMENT_TIMEOUT_MS: '1500',
+    DB_STATEMENT_TIMEOUT_MS: '1000',
     REDIS_COMMAND_TIMEOUT_MS: '1000',
     RATE_LIMIT_MAX: '1000',
     ...env,
@@ -59,11 +59,24 @@ const getHealth = { method: 'GET' as const, url: '/health' }
 const getRoot = { method: 'GET' as const, url: '/' }
 const writeKey = (value: string) => ({ method: 'POST' as const, url: '/cache', payload: { key: 'fault', value } })
 
+/**
+ * Everything is served, concurrently. Retried for a while: a pool that opens
+ * several connections at once on a busy CI machine can miss the 1 s connect
+ * timeout, which is not what these tests are about.
+ */
 async function expectServing(t: Test, app: Server) {
-  const users = await burst(app, getUsers)
-  t.same(users.statuses, [200], 'users are served', { bodies: users.bodies.filter((b) => !b.users) })
-  t.same((await burst(app, writeKey('ok'))).statuses, [201], 'cache writes are served')
-  t.same((await burst(app, getHealth, 2)).statuses, [200], 'healthy')
+  const tookMs = await eventually(async () => {
+    const [users, writes, health] = await Promise.all([
+      burst(app, getUsers),
+      burst(app, writeKey('ok')),
+      burst(app, getHealth, 2),
+    ])
+    const statuses = { users: users.statuses, writes: writes.statuses, health: health.statuses }
+    if (JSON.stringify(statuses) !== JSON.stringify({ users: [200], writes: [201], health: [200] })) {
+      throw new Error(`not everything is served yet: ${JSON.stringify(statuses)}`)
+    }
+  }, 20_000)
+  t.pass(`users, cache writes and health all served (after ${tookMs} ms)`)
 }
 
 async function recovery(
