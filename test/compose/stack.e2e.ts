@@ -13,7 +13,7 @@ import { cpus, loadavg } from 'node:os'
 import { after, test } from 'node:test'
 import {
   CONTAINERS,
-  type CommandError,
+  CommandError,
   composeProjectOf,
   detectCompose,
   eventually,
@@ -129,8 +129,10 @@ function step(name: string, fn: () => Promise<void>, timeoutMs = 5 * 60_000) {
 async function showState() {
   if (!ownsTheNames) return
   for (const args of [['ps'], ['logs', '--no-color', '--tail', '40']]) {
-    const output = await compose(args, { timeoutMs: 60_000 }).catch((err: CommandError) => err.result ?? err)
-    console.error(`--- ${composeCommand.join(' ')} ${args.join(' ')}\n${output.stdout ?? ''}${output.stderr ?? ''}`)
+    const output = await compose(args, { timeoutMs: 60_000 }).catch((err) =>
+      err instanceof CommandError ? err.result : { stdout: '', stderr: String(err) },
+    )
+    console.error(`--- ${composeCommand.join(' ')} ${args.join(' ')}\n${output.stdout}${output.stderr}`)
   }
 }
 
@@ -163,9 +165,10 @@ step('Docker Compose is there, and nothing of another project uses the desafio3 
   ]
   for (const [kind, name] of names) {
     const project = await composeProjectOf(kind, name)
+    const owner = project ? `Compose project "${project}"` : 'no Compose project'
     assert.ok(
       project === undefined || project === PROJECT,
-      `${kind} ${name} belongs to Compose project "${project}": stop that stack first ` +
+      `${kind} ${name} exists and belongs to ${owner}, not to this test: stop that stack first ` +
         '(`docker compose down`; `down -v` also deletes its data). This test would replace it.',
     )
   }
@@ -196,7 +199,7 @@ step('up -d: db, cache and web become healthy, web after the other two', async (
 
 step("the README's `docker compose ps` and `docker network inspect` show the three", async () => {
   const ps = await runReadme(README.ps)
-  for (const name of ALL) assert.match(ps.stdout, new RegExp(`${name}\\b.*healthy`), `ps shows ${name} healthy`)
+  for (const name of ALL) assert.match(ps.stdout, new RegExp(`${name}\\b.*\\(healthy\\)`), `ps shows ${name} healthy`)
   const [network] = JSON.parse((await runReadme(README.networkInspect)).stdout)
   assert.equal(network.Driver, 'bridge')
   const attached = Object.values(network.Containers as Record<string, { Name: string }>).map((c) => c.Name)
