@@ -68,6 +68,8 @@ const healthRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     '/health/live',
     {
       config: NOT_RATE_LIMITED,
+      // The container healthcheck calls it every few seconds: keep it out of the info log.
+      logLevel: 'warn',
       schema: {
         tags: ['health'],
         summary: 'Liveness: the process is up; calls no dependency',

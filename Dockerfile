@@ -1,0 +1,46 @@
+# The web service: the API compiled to JavaScript, on Node.js 24.
+# NODE_IMAGE picks the base (a mirror, or a local stand-in without registry
+# access); nothing here depends on the base's distribution.
+ARG NODE_IMAGE=node:24-alpine
+
+# Production dependencies, exactly as package-lock.json pins them.
+FROM ${NODE_IMAGE} AS deps
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund
+
+# Compile to dist/. Of the development dependencies only the compiler and the
+# type packages are needed, at the versions package-lock.json pins; the rest
+# (test runner, linters: four fifths of the tree) would take minutes to fetch.
+FROM deps AS build
+RUN tools=$(node -p "const { packages } = require('./package-lock.json'); \
+      ['typescript', '@types/node', '@types/pg'].map((name) => name + '@' + packages['node_modules/' + name].version).join(' ')") \
+    && npm pkg delete devDependencies \
+    && npm install --no-save --ignore-scripts --no-audit --no-fund $tools
+COPY tsconfig.json tsconfig.build.json ./
+COPY src ./src
+COPY plugins ./plugins
+COPY routes ./routes
+RUN npm run build
+
+# Run: the production dependencies, the compiled code and the migrations, all
+# owned by root, so the process (user node) cannot change its own code.
+FROM ${NODE_IMAGE}
+ENV NODE_ENV=production
+WORKDIR /app
+COPY package.json ./
+COPY --from=deps /app/node_modules ./node_modules
+COPY sql ./sql
+COPY --from=build /app/dist ./dist
+USER node
+EXPOSE 5000
+# Liveness: /health/live answers 200 while the process serves HTTP. Not /health:
+# with Postgres or Redis down this container still serves what it can and heals
+# by itself, so it is not the one to mark unhealthy (GET /health/ready tells
+# whether the whole stack answers). Node's fetch, no curl. compose.yaml runs
+# this same test, at shorter intervals.
+HEALTHCHECK --interval=10s --timeout=10s --start-period=60s --retries=3 \
+  CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.PORT || 5000) + '/health/live', { signal: AbortSignal.timeout(5000) }).then((res) => process.exit(res.status === 200 ? 0 : 1), () => process.exit(1))"]
+# node as the main process (never npm), which handles SIGTERM itself; run it
+# under an init process (compose `init: true`, `docker run --init`).
+CMD ["node", "dist/src/server.js"]

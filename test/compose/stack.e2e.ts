@@ -1,0 +1,366 @@
+// `npm run test:compose`: the whole stack, end to end, as a user runs it.
+// Builds web's image, starts db, cache and web with Docker Compose, runs the
+// README's commands verbatim, checks that data survives `restart`, `down` and
+// `up`, and is gone after `down -v`. Always tears down with `down -v`.
+//
+// It uses host port 5000 and the fixed names desafio3-*; it refuses to run
+// (and touches nothing) when they belong to another Compose project, so it
+// never deletes a stack you started yourself. Needs Docker, Docker Compose
+// (v2, or docker-compose 1.29), curl and util-linux `script`.
+import assert from 'node:assert/strict'
+import { randomBytes } from 'node:crypto'
+import { cpus, loadavg } from 'node:os'
+import { after, test } from 'node:test'
+import {
+  CONTAINERS,
+  CommandError,
+  composeProjectOf,
+  detectCompose,
+  eventually,
+  exists,
+  fromReadme,
+  NETWORK,
+  type RunOptions,
+  run,
+  VOLUMES,
+  waitHealthy,
+} from './stack.ts'
+
+const PROJECT = 'desafio3-e2e'
+const WEB = 'http://127.0.0.1:5000'
+const ALL = Object.values(CONTAINERS)
+// Generous bounds: the machine's CPU is shared. The figures are printed.
+const HEALTHY_WITHIN_MS = 240_000
+const BUILD_WITHIN_MS = 20 * 60_000
+// Docker kills 10 s after SIGTERM; web must be gone well before.
+const SHUTDOWN_WITHIN_MS = 5000
+
+// The README's commands, verbatim (fromReadme checks that it still has them).
+const README = {
+  info: fromReadme('curl http://127.0.0.1:5000/'),
+  users: fromReadme('curl http://127.0.0.1:5000/users'),
+  cacheSet: fromReadme(
+    [
+      'curl -X POST http://127.0.0.1:5000/cache \\',
+      '  -H "Content-Type: application/json" \\',
+      `  -d '{"key": "user:1", "value": {"name": "João"}, "ttl": 300}'`,
+    ].join('\n'),
+  ),
+  cacheGet: fromReadme('curl http://127.0.0.1:5000/cache/user:1'),
+  health: fromReadme('curl http://127.0.0.1:5000/health'),
+  ps: fromReadme('docker compose ps'),
+  psql: fromReadme('docker compose exec db psql -U postgres -d desafio3'),
+  networkInspect: fromReadme('docker network inspect desafio3-network'),
+}
+
+const runId = randomBytes(4).toString('hex')
+const secret = () => `e2e-${randomBytes(12).toString('hex')}`
+// Every variable compose.yaml reads that the assertions depend on; the image
+// variables pass through from the environment (.ci/run sets them).
+const env: NodeJS.ProcessEnv = {
+  ...process.env,
+  COMPOSE_PROJECT_NAME: PROJECT,
+  COMPOSE_FILE: 'compose.yaml',
+  WEB_PORT: '5000',
+  POSTGRES_DB: 'desafio3',
+  POSTGRES_USER: 'postgres',
+  POSTGRES_PASSWORD: secret(),
+  REDIS_PASSWORD: secret(),
+  LOG_LEVEL: 'info',
+}
+
+let composeCommand: string[] = []
+/** Set once the preflight found no other project's desafio3 resources: only then may teardown run `down -v`. */
+let ownsTheNames = false
+let failed = false
+const started = Date.now()
+const figures: string[] = []
+
+function compose(args: string[], options: RunOptions = {}) {
+  const [file, ...prefix] = composeCommand
+  return run(file, [...prefix, ...args], { env, ...options })
+}
+
+/** Runs a README command as written, with `docker-compose` for `docker compose` where only v1 exists. */
+function runReadme(command: string, options: RunOptions & { tty?: boolean } = {}) {
+  const line = command.replace(/^docker compose /, `${composeCommand.join(' ')} `)
+  // `compose exec` wants a terminal: util-linux `script` gives it one.
+  if (options.tty) return run('script', ['-qefc', line, '/dev/null'], { env, ...options })
+  return run('bash', ['-c', line], { env, ...options })
+}
+
+async function curlJson(command: string): Promise<Record<string, unknown>> {
+  const { stdout } = await runReadme(command, { timeoutMs: 30_000 })
+  try {
+    return JSON.parse(stdout)
+  } catch {
+    throw new Error(`${command}\nprinted no JSON: ${stdout}`)
+  }
+}
+
+async function getJson(path: string): Promise<{ status: number; body: Record<string, unknown> }> {
+  const res = await fetch(`${WEB}${path}`, { signal: AbortSignal.timeout(10_000) })
+  return { status: res.status, body: (await res.json()) as Record<string, unknown> }
+}
+
+async function up(): Promise<number> {
+  const t0 = Date.now()
+  await compose(['up', '-d'], { timeoutMs: HEALTHY_WITHIN_MS })
+  await waitHealthy(ALL, HEALTHY_WITHIN_MS - (Date.now() - t0))
+  return Date.now() - t0
+}
+
+const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`
+
+/** A step of the scenario; once one fails the rest are skipped (each builds on the one before). */
+function step(name: string, fn: () => Promise<void>, timeoutMs = 5 * 60_000) {
+  test(name, { timeout: timeoutMs }, async (t) => {
+    if (failed) return t.skip('an earlier step failed')
+    try {
+      await fn()
+    } catch (err) {
+      failed = true
+      await showState()
+      throw err
+    }
+  })
+}
+
+async function showState() {
+  if (!ownsTheNames) return
+  for (const args of [['ps'], ['logs', '--no-color', '--tail', '40']]) {
+    const output = await compose(args, { timeoutMs: 60_000 }).catch((err) =>
+      err instanceof CommandError ? err.result : { stdout: '', stderr: String(err) },
+    )
+    console.error(`--- ${composeCommand.join(' ')} ${args.join(' ')}\n${output.stdout}${output.stderr}`)
+  }
+}
+
+after(async () => {
+  if (ownsTheNames) await compose(['down', '-v', '--remove-orphans'], { timeoutMs: 120_000 })
+  const { stdout } = await run('docker', [
+    'image',
+    'ls',
+    'desafio3-web:latest',
+    '--format',
+    '{{.Repository}}:{{.Tag}} {{.Size}}',
+  ])
+  figures.push(`web image: ${stdout.trim() || '(none)'}`, `e2e duration: ${seconds(Date.now() - started)}`)
+  console.log(figures.map((line) => `# ${line}`).join('\n'))
+})
+
+step('Docker Compose is there, and nothing of another project uses the desafio3 names', async () => {
+  composeCommand = await detectCompose()
+  const { stdout } = await compose(['version'])
+  figures.push(
+    `compose: ${composeCommand.join(' ')} (${stdout.split('\n')[0].trim()})`,
+    `load average at the start: ${loadavg()
+      .map((load) => load.toFixed(1))
+      .join(', ')} (${cpus().length} CPUs)`,
+  )
+  const names = [
+    ...ALL.map((name) => ['container', name] as const),
+    ...VOLUMES.map((name) => ['volume', name] as const),
+    ['network', NETWORK] as const,
+  ]
+  for (const [kind, name] of names) {
+    const project = await composeProjectOf(kind, name)
+    const owner = project ? `Compose project "${project}"` : 'no Compose project'
+    assert.ok(
+      project === undefined || project === PROJECT,
+      `${kind} ${name} exists and belongs to ${owner}, not to this test: stop that stack first ` +
+        '(`docker compose down`; `down -v` also deletes its data). This test would replace it.',
+    )
+  }
+  ownsTheNames = true
+  // What an interrupted earlier run may have left.
+  await compose(['down', '-v', '--remove-orphans'], { timeoutMs: 120_000 })
+})
+
+step(
+  "web's image builds",
+  async () => {
+    const t0 = Date.now()
+    await compose(['build'], { timeoutMs: BUILD_WITHIN_MS })
+    figures.push(`build: ${seconds(Date.now() - t0)}`)
+  },
+  BUILD_WITHIN_MS + 60_000,
+)
+
+step('up -d: db, cache and web become healthy, web after the other two', async () => {
+  const ms = await up()
+  figures.push(`time to healthy (first start, empty volumes): ${seconds(ms)}`)
+  const startedAt = await Promise.all(
+    ALL.map(async (name) => (await run('docker', ['inspect', '-f', '{{.State.StartedAt}}', name])).stdout.trim()),
+  )
+  const [db, cache, web] = startedAt.map((iso) => Date.parse(iso))
+  assert.ok(web > db && web > cache, `web started after db and cache (${startedAt.join(', ')})`)
+})
+
+step("the README's `docker compose ps` and `docker network inspect` show the three", async () => {
+  const ps = await runReadme(README.ps)
+  for (const name of ALL) assert.match(ps.stdout, new RegExp(`${name}\\b.*\\(healthy\\)`), `ps shows ${name} healthy`)
+  const [network] = JSON.parse((await runReadme(README.networkInspect)).stdout)
+  assert.equal(network.Driver, 'bridge')
+  const attached = Object.values(network.Containers as Record<string, { Name: string }>).map((c) => c.Name)
+  assert.deepEqual(attached.sort(), [...ALL].sort())
+})
+
+step("the README's curl examples work through 127.0.0.1:5000", async () => {
+  const info = await curlJson(README.info)
+  assert.equal(info.service, 'Desafio 3 - Docker Compose')
+  assert.equal(typeof info.version, 'string')
+  assert.equal((info.endpoints as Record<string, string>).users, '/users')
+
+  const users = await curlJson(README.users)
+  assert.equal(users.total, 10)
+  assert.equal((users.users as unknown[]).length, 10)
+
+  assert.deepEqual(await curlJson(README.cacheSet), { message: 'Data cached successfully', key: 'user:1', ttl: 300 })
+  const cached = await curlJson(README.cacheGet)
+  assert.equal(cached.key, 'user:1')
+  assert.deepEqual(cached.value, { name: 'João' })
+  assert.ok((cached.ttl as number) > 0 && (cached.ttl as number) <= 300, `ttl ${cached.ttl}`)
+
+  const health = await curlJson(README.health)
+  assert.equal(health.status, 'healthy')
+  for (const service of ['web', 'db', 'cache']) {
+    assert.equal((health.services as Record<string, { status: string }>)[service].status, 'ok', service)
+  }
+})
+
+step('every endpoint answers with its documented status', async () => {
+  assert.equal((await getJson('/')).status, 200)
+  assert.equal((await getJson('/users')).status, 200)
+  assert.equal((await getJson('/health')).status, 200)
+  assert.equal((await getJson(`/cache/absent-${runId}`)).status, 404)
+  const invalid = await fetch(`${WEB}/cache`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ value: 1 }),
+  })
+  assert.equal(invalid.status, 400)
+  const openapi = await getJson('/docs/json')
+  assert.equal(openapi.status, 200)
+  assert.match(String(openapi.body.openapi), /^3\./)
+  assert.equal((await fetch(`${WEB}/docs`)).status, 200)
+})
+
+step('only web is published; db and cache are reachable inside the network only', async () => {
+  for (const name of [CONTAINERS.db, CONTAINERS.cache]) {
+    assert.equal((await run('docker', ['port', name])).stdout.trim(), '', `${name} publishes no port`)
+  }
+  assert.match((await run('docker', ['port', CONTAINERS.web, '5000'])).stdout, /:5000\b/)
+})
+
+step('web runs as user node (uid 1000), every process of it', async () => {
+  const user = await run('docker', ['inspect', '-f', '{{.Config.User}}', CONTAINERS.web])
+  assert.equal(user.stdout.trim(), 'node')
+  const listUids = `const fs = require('node:fs')
+    for (const pid of fs.readdirSync('/proc').filter((name) => /^\\d+$/.test(name))) {
+      try { console.log(pid, fs.readFileSync('/proc/' + pid + '/status', 'utf8').match(/^Uid:\\s+(\\d+)/m)[1]) } catch {}
+    }`
+  const { stdout } = await run('docker', ['exec', CONTAINERS.web, 'node', '-e', listUids])
+  const uids = stdout.trim().split('\n')
+  assert.ok(uids.length >= 2, `the init process and node at least: ${uids}`)
+  for (const line of uids) assert.match(line, /^\d+ 1000$/, `pid uid: ${line}`)
+})
+
+step('Redis requires the password (the healthcheck passes only with it)', async () => {
+  const { stdout } = await run('docker', ['exec', CONTAINERS.cache, 'redis-cli', 'ping'])
+  assert.match(stdout, /NOAUTH/)
+})
+
+const row = `e2e_${runId}`
+const key = `e2e:${runId}`
+const keyValue = { run: runId, note: 'kept across restart, down and up' }
+
+async function rowCount(): Promise<number> {
+  const { status, body } = await getJson('/users')
+  assert.equal(status, 200)
+  return (body.users as { username: string }[]).filter((user) => user.username === row).length
+}
+
+async function cachedValue(): Promise<unknown> {
+  const { status, body } = await getJson(`/cache/${encodeURIComponent(key)}`)
+  if (status === 404) return undefined
+  assert.equal(status, 200, JSON.stringify(body))
+  return body.value
+}
+
+step("the README's psql example writes a row; POST /cache writes a key", async () => {
+  const sql = [
+    '\\pset pager off',
+    `INSERT INTO users (username, email, full_name, department) VALUES ('${row}', '${row}@example.com', 'E2E Test', 'QA');`,
+    `SELECT 'e2e-rows:' || count(*) FROM users WHERE username = '${row}';`,
+    '\\q',
+    '',
+  ].join('\n')
+  const { stdout } = await runReadme(README.psql, { tty: true, input: sql, timeoutMs: 60_000 })
+  assert.match(stdout, /e2e-rows:1\b/, stdout)
+  assert.equal(await rowCount(), 1)
+
+  const res = await fetch(`${WEB}/cache`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ key, value: keyValue, ttl: 3600 }),
+  })
+  assert.equal(res.status, 201)
+  assert.deepEqual(await cachedValue(), keyValue)
+})
+
+step('restart cache: the key is still there (append-only file)', async () => {
+  await compose(['restart', 'cache'])
+  await waitHealthy([CONTAINERS.cache], HEALTHY_WITHIN_MS)
+  // web reconnects by itself; until then it answers 503.
+  assert.deepEqual(await eventually(cachedValue, 30_000), keyValue)
+})
+
+step('stop web: it closes on SIGTERM well before the 10 s kill, and exits 0', async () => {
+  const t0 = Date.now()
+  await compose(['stop', 'web'])
+  figures.push(`stop web, the whole command: ${seconds(Date.now() - t0)}`)
+  const state = await run('docker', ['inspect', '-f', '{{.State.ExitCode}} {{.State.FinishedAt}}', CONTAINERS.web])
+  const [exitCode, finishedAt] = state.stdout.trim().split(' ')
+  assert.equal(exitCode, '0', 'exit code 0, not 137 (killed)')
+  const logs = await run('docker', ['logs', '--tail', '20', CONTAINERS.web])
+  const closing = logs.stdout
+    .split('\n')
+    .filter((line) => line.includes('"msg":"closing"'))
+    .map((line) => JSON.parse(line) as { time: number; signal?: string })
+    .find((entry) => entry.signal === 'SIGTERM')
+  assert.ok(closing, `web logged that SIGTERM closes it:\n${logs.stdout}`)
+  const shutdownMs = Date.parse(finishedAt) - closing.time
+  figures.push(`web's shutdown, from its "closing" log line to the exit: ${shutdownMs} ms`)
+  assert.ok(shutdownMs < SHUTDOWN_WITHIN_MS, `shut down in ${shutdownMs} ms`)
+})
+
+step('no password appears in any log', async () => {
+  const { stdout, stderr } = await compose(['logs', '--no-color'])
+  const logs = stdout + stderr
+  assert.match(logs, /Server listening/, 'the logs are there')
+  for (const name of ['POSTGRES_PASSWORD', 'REDIS_PASSWORD']) {
+    assert.ok(!logs.includes(env[name] as string), `${name} is not in the logs`)
+  }
+})
+
+step('down, then up: the row and the key are still there (named volumes)', async () => {
+  await compose(['down'], { timeoutMs: 120_000 })
+  for (const name of ALL) assert.equal(await exists('container', name), false, `${name} removed`)
+  for (const name of VOLUMES) assert.equal(await exists('volume', name), true, `${name} kept`)
+  const ms = await up()
+  figures.push(`time to healthy (restart with data): ${seconds(ms)}`)
+  assert.equal(await rowCount(), 1)
+  assert.deepEqual(await eventually(cachedValue, 30_000), keyValue)
+})
+
+step('down -v, then up: the volumes are deleted, the data is gone, the seed users are back', async () => {
+  await compose(['down', '-v'], { timeoutMs: 120_000 })
+  for (const name of VOLUMES) assert.equal(await exists('volume', name), false, `${name} deleted`)
+  assert.equal(await exists('network', NETWORK), false, `${NETWORK} removed`)
+  const ms = await up()
+  figures.push(`time to healthy (after down -v): ${seconds(ms)}`)
+  assert.equal(await rowCount(), 0)
+  assert.equal((await getJson('/users')).body.total, 10)
+  assert.equal(await cachedValue(), undefined)
+})

@@ -1,0 +1,153 @@
+// Helpers of the end-to-end test of the Compose stack: running commands,
+// Docker Compose (v2 or v1), the containers' health, the README's commands.
+import { spawn } from 'node:child_process'
+import { readFileSync } from 'node:fs'
+import { fileURLToPath } from 'node:url'
+
+export const PROJECT_DIR = fileURLToPath(new URL('../..', import.meta.url))
+
+/** The container of each service (compose.yaml `container_name`). */
+export const CONTAINERS = { db: 'desafio3-postgres', cache: 'desafio3-redis', web: 'desafio3-web' } as const
+export const VOLUMES = ['desafio3-postgres-data', 'desafio3-redis-data'] as const
+export const NETWORK = 'desafio3-network'
+
+export interface RunOptions {
+  env?: NodeJS.ProcessEnv
+  /** Written to the program's standard input, which is then closed. */
+  input?: string
+  timeoutMs?: number
+}
+
+export interface RunResult {
+  stdout: string
+  stderr: string
+}
+
+export class CommandError extends Error {
+  override name = 'CommandError'
+  readonly result: RunResult & { code: number | null }
+
+  constructor(message: string, result: RunResult & { code: number | null }) {
+    super(message)
+    this.result = result
+  }
+}
+
+const tail = (text: string) => (text.length > 3000 ? `...${text.slice(-3000)}` : text)
+
+/** Runs a program in the project folder; rejects with its output when it fails or outlives the timeout. */
+export function run(file: string, args: string[], options: RunOptions = {}): Promise<RunResult> {
+  const { env = process.env, input, timeoutMs = 120_000 } = options
+  const shown = [file, ...args].join(' ')
+  return new Promise((resolve, reject) => {
+    const child = spawn(file, args, { cwd: PROJECT_DIR, env, stdio: ['pipe', 'pipe', 'pipe'] })
+    let stdout = ''
+    let stderr = ''
+    child.stdout.on('data', (chunk) => {
+      stdout += chunk
+    })
+    child.stderr.on('data', (chunk) => {
+      stderr += chunk
+    })
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs)
+    child.on('error', (err) => {
+      clearTimeout(timer)
+      reject(new CommandError(`${shown}: ${err.message}`, { stdout, stderr, code: null }))
+    })
+    child.on('close', (code, signal) => {
+      clearTimeout(timer)
+      if (code === 0) return resolve({ stdout, stderr })
+      const why = signal === 'SIGKILL' ? `timed out after ${timeoutMs} ms` : `exited ${code ?? signal}`
+      reject(new CommandError(`${shown} ${why}\n${tail(stdout)}\n${tail(stderr)}`, { stdout, stderr, code }))
+    })
+    child.stdin.end(input)
+  })
+}
+
+/** `docker compose` when the v2 plugin is there, else `docker-compose` (v1). */
+export async function detectCompose(): Promise<string[]> {
+  try {
+    await run('docker', ['compose', 'version'], { timeoutMs: 30_000 })
+    return ['docker', 'compose']
+  } catch {
+    await run('docker-compose', ['version'], { timeoutMs: 30_000 })
+    return ['docker-compose']
+  }
+}
+
+export type Health = 'starting' | 'healthy' | 'unhealthy' | 'none' | 'absent'
+
+/** The health of each container (`absent` when there is no such container). */
+export async function health(names: readonly string[]): Promise<Health[]> {
+  return Promise.all(
+    names.map(async (name) => {
+      try {
+        const { stdout } = await run(
+          'docker',
+          ['inspect', '-f', '{{if .State.Health}}{{.State.Health.Status}}{{else}}none{{end}}', name],
+          { timeoutMs: 30_000 },
+        )
+        return stdout.trim() as Health
+      } catch {
+        return 'absent'
+      }
+    }),
+  )
+}
+
+/** Waits until every container is healthy; returns the milliseconds it took. */
+export async function waitHealthy(names: readonly string[], timeoutMs: number): Promise<number> {
+  const started = Date.now()
+  for (;;) {
+    const states = await health(names)
+    if (states.every((state) => state === 'healthy')) return Date.now() - started
+    const report = names.map((name, i) => `${name}: ${states[i]}`).join(', ')
+    if (states.includes('unhealthy')) throw new Error(`a container is unhealthy (${report})`)
+    if (Date.now() - started > timeoutMs) throw new Error(`not healthy after ${timeoutMs} ms (${report})`)
+    await sleep(250)
+  }
+}
+
+/** The compose project that created a container, volume or network; undefined when there is none. */
+export async function composeProjectOf(kind: 'container' | 'volume' | 'network', name: string) {
+  const labels = kind === 'container' ? '.Config.Labels' : '.Labels'
+  try {
+    const format = `{{index ${labels} "com.docker.compose.project"}}`
+    const { stdout } = await run('docker', [kind, 'inspect', '-f', format, name], { timeoutMs: 30_000 })
+    return stdout.trim()
+  } catch {
+    return undefined
+  }
+}
+
+export async function exists(kind: 'container' | 'volume' | 'network', name: string): Promise<boolean> {
+  return (await composeProjectOf(kind, name)) !== undefined
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms))
+}
+
+/** Retries `check` until it passes or `timeoutMs` runs out; returns what it returned. */
+export async function eventually<T>(check: () => Promise<T>, timeoutMs: number, intervalMs = 250): Promise<T> {
+  const started = Date.now()
+  for (;;) {
+    try {
+      return await check()
+    } catch (err) {
+      if (Date.now() - started > timeoutMs) throw err
+      await sleep(intervalMs)
+    }
+  }
+}
+
+const README = readFileSync(new URL('../../README.md', import.meta.url), 'utf8')
+
+/**
+ * A command exactly as the README shows it; throws when the README does not
+ * contain it, so the test and the documentation cannot drift apart.
+ */
+export function fromReadme(command: string): string {
+  if (!README.includes(command)) throw new Error(`README.md does not contain this command verbatim:\n${command}`)
+  return command
+}
