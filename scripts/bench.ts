@@ -1,0 +1,338 @@
+// `npm run bench`: load-tests the built app (dist/, production mode, info-level
+// logs) on real Postgres and Redis, endpoint by endpoint, at 32 connections
+// without pipelining, next to a ceiling: bare Fastify answering a constant body
+// of the same size. Prints a table and writes it to BENCHMARKS.md.
+// Postgres and Redis: DATABASE_URL and REDIS_URL when set, else containers.
+// Options: --duration <s> (per run, default 8), --soak <s> (instead: mixed
+// traffic for that long, sampling the server's RSS, to show whether it grows).
+import { type ChildProcess, spawn } from 'node:child_process'
+import { once } from 'node:events'
+import { readFileSync, writeFileSync } from 'node:fs'
+import { createServer } from 'node:net'
+import { availableParallelism, cpus } from 'node:os'
+import { parseArgs } from 'node:util'
+import autocannon from 'autocannon'
+import pg from 'pg'
+import { postgresContainer, redisContainer } from '../test/containers.ts'
+
+const { values: options } = parseArgs({
+  options: {
+    duration: { type: 'string', default: '8' },
+    warmup: { type: 'string', default: '2' },
+    connections: { type: 'string', default: '32' },
+    soak: { type: 'string' },
+    output: { type: 'string', default: 'BENCHMARKS.md' },
+  },
+})
+const DURATION_S = Number(options.duration)
+const WARMUP_S = Number(options.warmup)
+const CONNECTIONS = Number(options.connections)
+
+interface Endpoint {
+  name: string
+  method: 'GET' | 'POST'
+  path: string
+  body?: string
+}
+
+interface Result {
+  requestsPerSecond: number
+  p50: number
+  p99: number
+  errors: number
+  bytes: number
+}
+
+const started = Date.now()
+const children: ChildProcess[] = []
+const cleanups: (() => Promise<unknown>)[] = []
+process.on('exit', () => {
+  for (const child of children) child.kill('SIGKILL')
+})
+
+function log(message: string) {
+  console.error(`[bench ${((Date.now() - started) / 1000).toFixed(0).padStart(3)} s] ${message}`)
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = createServer()
+    probe.once('error', reject)
+    probe.listen(0, '127.0.0.1', () => {
+      const { port } = probe.address() as { port: number }
+      probe.close(() => resolve(port))
+    })
+  })
+}
+
+async function services(): Promise<{ databaseUrl: string; redisUrl: string }> {
+  const [postgres, redis] = await Promise.all([
+    process.env.DATABASE_URL ? undefined : postgresContainer().start(),
+    process.env.REDIS_URL ? undefined : redisContainer().start(),
+  ])
+  if (postgres) cleanups.push(() => postgres.stop())
+  if (redis) cleanups.push(() => redis.stop())
+  const serverUrl = process.env.DATABASE_URL ?? postgres?.getConnectionUri() ?? ''
+  // A database of its own, so the bench never touches anyone's data.
+  const database = `bench_${process.pid}`
+  const admin = new pg.Client({ connectionString: serverUrl })
+  await admin.connect()
+  await admin.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`)
+  await admin.query(`CREATE DATABASE ${database}`)
+  await admin.end()
+  cleanups.push(async () => {
+    const client = new pg.Client({ connectionString: serverUrl })
+    await client.connect()
+    await client.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`)
+    await client.end()
+  })
+  const url = new URL(serverUrl)
+  url.pathname = `/${database}`
+  return { databaseUrl: url.toString(), redisUrl: process.env.REDIS_URL ?? redis?.getConnectionUrl() ?? '' }
+}
+
+/** Starts a node process whose stdout (the logs) goes to /dev/null; waits for the port to answer. */
+async function startProcess(args: string[], env: NodeJS.ProcessEnv, port: number): Promise<ChildProcess> {
+  const child = spawn(process.execPath, args, { env, stdio: ['ignore', 'ignore', 'inherit'] })
+  children.push(child)
+  for (const deadline = Date.now() + 30_000; ; ) {
+    if (child.exitCode !== null) throw new Error(`${args.join(' ')} exited with ${child.exitCode}`)
+    try {
+      await fetch(`http://127.0.0.1:${port}/health/live`)
+      return child
+    } catch {
+      if (Date.now() > deadline) throw new Error(`${args.join(' ')} did not start`)
+      await new Promise((resolve) => setTimeout(resolve, 100))
+    }
+  }
+}
+
+async function stopProcess(child: ChildProcess) {
+  if (child.exitCode !== null) return
+  child.kill('SIGTERM')
+  await once(child, 'exit')
+}
+
+/** The server's resident set size now and at its peak (VmHWM), in MiB. */
+function memory(pid: number): { rss: number; peak: number } {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8')
+  const kib = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? 0)
+  return { rss: kib('VmRSS') / 1024, peak: kib('VmHWM') / 1024 }
+}
+
+async function load(url: string, endpoint: Endpoint, seconds: number): Promise<Result> {
+  const result = await autocannon({
+    url,
+    method: endpoint.method,
+    body: endpoint.body,
+    headers: endpoint.body ? { 'content-type': 'application/json' } : {},
+    connections: CONNECTIONS,
+    pipelining: 1,
+    duration: seconds,
+  })
+  return {
+    requestsPerSecond: result.requests.average,
+    p50: result.latency.p50,
+    p99: result.latency.p99,
+    errors: result.errors + result.timeouts + result.non2xx,
+    bytes: result.throughput.average / Math.max(result.requests.average, 1),
+  }
+}
+
+async function measure(url: string, endpoint: Endpoint): Promise<Result> {
+  await load(url, endpoint, WARMUP_S)
+  return load(url, endpoint, DURATION_S)
+}
+
+function machine() {
+  return `${availableParallelism()} cores (${cpus()[0]?.model.trim()}), Node.js ${process.version}, ${process.platform}`
+}
+
+async function bench() {
+  const { databaseUrl, redisUrl } = await services()
+  log('services ready')
+  const appPort = await freePort()
+  const appEnv = {
+    PATH: process.env.PATH,
+    NODE_ENV: 'production',
+    LOG_LEVEL: 'info',
+    PORT: String(appPort),
+    HOST: '127.0.0.1',
+    DATABASE_URL: databaseUrl,
+    REDIS_URL: redisUrl,
+    REDIS_KEY_PREFIX: 'bench:',
+    // One client address sends everything here: a limit would only measure 429s.
+    RATE_LIMIT_MAX: '0',
+  }
+  const app = await startProcess(['dist/src/server.js'], appEnv, appPort)
+  const base = `http://127.0.0.1:${appPort}`
+  log(`app up (pid ${app.pid})`)
+
+  await fetch(`${base}/cache`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ key: 'bench:read', value: { name: 'João', roles: ['admin', 'dev'], n: 42 }, ttl: 3600 }),
+  })
+  const endpoints: Endpoint[] = [
+    { name: 'GET /', method: 'GET', path: '/' },
+    { name: 'GET /users', method: 'GET', path: '/users' },
+    { name: 'GET /users/:id', method: 'GET', path: '/users/1' },
+    { name: 'GET /cache/:key', method: 'GET', path: '/cache/bench:read' },
+    {
+      name: 'POST /cache',
+      method: 'POST',
+      path: '/cache',
+      body: JSON.stringify({ key: 'bench:write', value: { name: 'João', n: 42 }, ttl: 60 }),
+    },
+    { name: 'GET /health', method: 'GET', path: '/health' },
+  ]
+  // Endpoints this version of the app does not have are left out.
+  const present: Endpoint[] = []
+  for (const endpoint of endpoints) {
+    const res = await fetch(`${base}${endpoint.path}`, {
+      method: endpoint.method,
+      body: endpoint.body,
+      headers: endpoint.body ? { 'content-type': 'application/json' } : {},
+    })
+    if (res.status < 300) present.push(endpoint)
+    else log(`${endpoint.name}: ${res.status}, left out`)
+  }
+
+  const results = new Map<string, Result>()
+  for (const endpoint of present) {
+    results.set(endpoint.name, await measure(`${base}${endpoint.path}`, endpoint))
+    log(`${endpoint.name}: ${results.get(endpoint.name)?.requestsPerSecond.toFixed(0)} req/s`)
+  }
+  const appMemory = memory(app.pid as number)
+  await stopProcess(app)
+
+  // The ceiling: bare Fastify, same logging, constant bodies of the same sizes.
+  const ceilingPort = await freePort()
+  const slug = (name: string) => name.replace(/[^a-z]+/gi, '-').toLowerCase()
+  const sizes = present.map((e) => `${slug(e.name)}=${Math.round(results.get(e.name)?.bytes ?? 0)}`)
+  const ceiling = spawn(process.execPath, ['scripts/bench-ceiling.ts', String(ceilingPort), ...sizes], {
+    env: { PATH: process.env.PATH, NODE_ENV: 'production' },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  })
+  children.push(ceiling)
+  for (let i = 0; i < 100; i++) {
+    try {
+      await fetch(`http://127.0.0.1:${ceilingPort}/ceiling/${slug(present[0].name)}`)
+      break
+    } catch {
+      await new Promise((resolve) => setTimeout(resolve, 100))
+    }
+  }
+  const ceilings = new Map<string, Result>()
+  for (const endpoint of present) {
+    const url = `http://127.0.0.1:${ceilingPort}/ceiling/${slug(endpoint.name)}`
+    ceilings.set(endpoint.name, await measure(url, { ...endpoint, method: 'GET', body: undefined }))
+    log(`ceiling for ${endpoint.name}: ${ceilings.get(endpoint.name)?.requestsPerSecond.toFixed(0)} req/s`)
+  }
+  await stopProcess(ceiling)
+
+  const rows = present.map((endpoint) => {
+    const r = results.get(endpoint.name) as Result
+    const c = ceilings.get(endpoint.name) as Result
+    return `| ${endpoint.name} | ${r.requestsPerSecond.toFixed(0)} | ${r.p50} | ${r.p99} | ${r.errors} | ${Math.round(r.bytes)} | ${c.requestsPerSecond.toFixed(0)} | ${(r.requestsPerSecond / c.requestsPerSecond).toFixed(2)}x |`
+  })
+  const table = [
+    '| endpoint | req/s | p50 ms | p99 ms | errors | bytes/resp | ceiling req/s | ratio to ceiling |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|',
+    ...rows,
+  ].join('\n')
+  const summary = [
+    `${CONNECTIONS} connections, no pipelining, ${WARMUP_S} s warm-up then ${DURATION_S} s per row; load generator`,
+    `(autocannon), server, Postgres and Redis on the same machine: ${machine()}.`,
+    `Server peak RSS ${appMemory.peak.toFixed(0)} MiB (${appMemory.rss.toFixed(0)} MiB at the end).`,
+  ].join('\n')
+  console.log(`\n${table}\n\n${summary}\n`)
+  return { table, summary }
+}
+
+async function soak(seconds: number) {
+  const { databaseUrl, redisUrl } = await services()
+  const port = await freePort()
+  const app = await startProcess(
+    ['dist/src/server.js'],
+    {
+      PATH: process.env.PATH,
+      NODE_ENV: 'production',
+      LOG_LEVEL: 'info',
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      DATABASE_URL: databaseUrl,
+      REDIS_URL: redisUrl,
+      RATE_LIMIT_MAX: '0',
+    },
+    port,
+  )
+  const samples: { at: number; rss: number }[] = []
+  const sampler = setInterval(() => samples.push({ at: Date.now(), rss: memory(app.pid as number).rss }), 2000)
+  // Mixed traffic: reads and writes on every route, new keys all the time.
+  let n = 0
+  const result = await autocannon({
+    url: `http://127.0.0.1:${port}`,
+    connections: CONNECTIONS,
+    duration: seconds,
+    requests: [
+      { method: 'GET', path: '/users' },
+      { method: 'GET', path: '/users/1' },
+      {
+        method: 'POST',
+        path: '/cache',
+        headers: { 'content-type': 'application/json' },
+        setupRequest: (request) => ({
+          ...request,
+          body: JSON.stringify({ key: `soak:${n++ % 10_000}`, value: { n, text: 'x'.repeat(200) }, ttl: 30 }),
+        }),
+      },
+      { method: 'GET', path: '/cache/soak:1' },
+      { method: 'GET', path: '/health' },
+    ],
+  })
+  clearInterval(sampler)
+  await stopProcess(app)
+  // Least-squares slope of RSS over time, after the first quarter (warm-up, JIT, pools).
+  const steady = samples.slice(Math.floor(samples.length / 4))
+  const t0 = steady[0].at
+  const xs = steady.map((s) => (s.at - t0) / 60_000)
+  const ys = steady.map((s) => s.rss)
+  const mean = (values: number[]) => values.reduce((a, b) => a + b, 0) / values.length
+  const [mx, my] = [mean(xs), mean(ys)]
+  const slope =
+    xs.reduce((acc, x, i) => acc + (x - mx) * (ys[i] - my), 0) / xs.reduce((acc, x) => acc + (x - mx) ** 2, 0)
+  const line =
+    `Soak: ${seconds} s of mixed traffic, ${result.requests.total} requests (${result.requests.average.toFixed(0)} req/s), ` +
+    `${result.errors + result.non2xx} errors; RSS ${ys[0].toFixed(0)} → ${ys[ys.length - 1].toFixed(0)} MiB ` +
+    `(min ${Math.min(...ys).toFixed(0)}, max ${Math.max(...ys).toFixed(0)}), trend ${slope.toFixed(2)} MiB/min after warm-up.`
+  console.log(`\n${line}\n`)
+  return line
+}
+
+try {
+  if (options.soak) {
+    const line = await soak(Number(options.soak))
+    const current = readFileSync(options.output, 'utf8')
+    const marker = '\n## Memory\n'
+    const head = current.includes(marker) ? current.slice(0, current.indexOf(marker)) : current.trimEnd()
+    writeFileSync(options.output, `${head}\n${marker}\n${line}\n`)
+  } else {
+    const { table, summary } = await bench()
+    const date = new Date().toISOString().slice(0, 10)
+    let memorySection = ''
+    try {
+      const current = readFileSync(options.output, 'utf8')
+      const marker = '\n## Memory\n'
+      if (current.includes(marker)) memorySection = current.slice(current.indexOf(marker))
+    } catch {}
+    writeFileSync(
+      options.output,
+      `# Benchmarks\n\nThe last \`npm run bench\` (${date}). Reproduce with \`npm run bench\`; the soak with \`npm run bench -- --soak 60\`.\n\n${table}\n\n${summary}\n${memorySection}`,
+    )
+  }
+  log(`done in ${((Date.now() - started) / 1000).toFixed(0)} s; wrote ${options.output}`)
+} finally {
+  for (const child of children) if (child.exitCode === null) child.kill('SIGKILL')
+  await Promise.all(cleanups.map((cleanup) => cleanup().catch(() => {})))
+}
