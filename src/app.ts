@@ -6,6 +6,7 @@ import dbPlugin from '../plugins/db.ts'
 import drainPlugin from '../plugins/drain.ts'
 import healthPlugin from '../plugins/health.ts'
 import swaggerPlugin from '../plugins/swagger.ts'
+import userCachePlugin from '../plugins/user-cache.ts'
 import usersPlugin from '../plugins/users.ts'
 import cacheRoutes from '../routes/cache.ts'
 import healthRoutes from '../routes/health.ts'
@@ -15,19 +16,25 @@ import type { Config } from './config.ts'
 
 export interface AppOptions {
   config: Config
+  /** For tests only: hooks into the app's internals to force an order of events. */
+  testHooks?: { beforeUserCacheFill?: (id: number) => Promise<void> }
 }
 
 /**
  * The whole application as one plugin, in build order: documentation first (it
  * must see every route), then the resources, then what uses them, then routes.
  */
-export default async function app(fastify: FastifyInstance, { config }: AppOptions) {
+export default async function app(fastify: FastifyInstance, { config, testHooks = {} }: AppOptions) {
   await fastify.register(swaggerPlugin)
   await fastify.register(drainPlugin)
 
   await fastify.register(dbPlugin, { config })
   await fastify.register(cachePlugin, { config })
   await fastify.register(cacheStorePlugin)
+  await fastify.register(userCachePlugin, {
+    ttlSeconds: config.USERS_CACHE_TTL_SECONDS,
+    beforeFill: testHooks.beforeUserCacheFill,
+  })
   await fastify.register(usersPlugin)
   await fastify.register(healthPlugin)
 

@@ -17,6 +17,7 @@ t.test('every variable has a default but the secrets', async (t) => {
     REDIS_PORT: 6379,
     BODY_LIMIT: 1048576,
     MIGRATE_ON_START: true,
+    USERS_CACHE_TTL_SECONDS: 30,
   })
   t.equal(config.POSTGRES_PASSWORD, undefined)
   t.equal(config.REDIS_PASSWORD, undefined)
