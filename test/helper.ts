@@ -1,9 +1,10 @@
 import { randomUUID } from 'node:crypto'
-import { createServer } from 'node:net'
+import { connect, createServer, type Socket } from 'node:net'
 import { PostgreSqlContainer } from '@testcontainers/postgresql'
 import { RedisContainer } from '@testcontainers/redis'
 import pg from 'pg'
 import tap, { type Test } from 'tap'
+import type { AppOptions } from '../src/app.ts'
 import { buildServer } from '../src/build.ts'
 import { loadConfig } from '../src/config.ts'
 
@@ -71,11 +72,26 @@ export async function withClient<T>(databaseUrl: string, use: (client: pg.Client
 }
 
 /**
+ * For tests that check behaviour rather than timing: the default bounds (1 s to
+ * connect, to run a Redis command) are tight on a busy machine, where a miss
+ * would turn into a 503 or a cache bypass the test did not ask for.
+ */
+export const RELAXED_TIMEOUTS = {
+  DB_CONNECT_TIMEOUT_MS: '5000',
+  DB_STATEMENT_TIMEOUT_MS: '5000',
+  REDIS_COMMAND_TIMEOUT_MS: '5000',
+}
+
+/**
  * The real application on this file's Postgres and Redis, ready, closed when
  * `t` ends. `env` overrides the configuration (same names as the process env).
  * Each call gets its own Redis key prefix, so tests never see each other's keys.
  */
-export async function build(t: Test, env: Record<string, string> = {}): Promise<Server> {
+export async function build(
+  t: Test,
+  env: Record<string, string> = {},
+  testHooks: AppOptions['testHooks'] = {},
+): Promise<Server> {
   const { databaseUrl, redisUrl } = await services()
   const config = loadConfig({
     DATABASE_URL: databaseUrl,
@@ -84,7 +100,7 @@ export async function build(t: Test, env: Record<string, string> = {}): Promise<
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
     ...env,
   })
-  const server = await buildServer(config)
+  const server = await buildServer(config, {}, testHooks)
   t.teardown(() => server.close())
   await server.ready()
   return server
@@ -113,5 +129,53 @@ export async function eventually(check: () => Promise<void>, timeoutMs: number, 
       if (Date.now() - started > timeoutMs) throw err
       await new Promise((resolve) => setTimeout(resolve, intervalMs))
     }
+  }
+}
+
+export interface TcpProxy {
+  /** `host:port` to connect to instead of the target. */
+  address: string
+  /** Drops every connection and refuses new ones: the target becomes unreachable, with its data intact. */
+  cut(): void
+  /** Lets connections through again. */
+  restore(): void
+}
+
+/**
+ * A TCP proxy to `target` (`host:port`) that a test can cut and restore, to take
+ * a service away from one client, mid-test, without stopping the service.
+ */
+export async function tcpProxy(t: Test, target: string): Promise<TcpProxy> {
+  const { hostname, port } = new URL(`tcp://${target}`)
+  const sockets = new Set<Socket>()
+  let open = true
+  const track = (socket: Socket) => {
+    sockets.add(socket)
+    socket.on('close', () => sockets.delete(socket))
+    socket.on('error', () => socket.destroy())
+  }
+  const server = createServer((client) => {
+    if (!open) return client.destroy()
+    const upstream = connect(Number(port), hostname)
+    track(client)
+    track(upstream)
+    client.on('close', () => upstream.destroy())
+    upstream.on('close', () => client.destroy())
+    client.pipe(upstream).pipe(client)
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => {
+    for (const socket of sockets) socket.destroy()
+    server.close()
+  })
+  return {
+    address: `127.0.0.1:${(server.address() as { port: number }).port}`,
+    cut() {
+      open = false
+      for (const socket of sockets) socket.destroy()
+    },
+    restore() {
+      open = true
+    },
   }
 }

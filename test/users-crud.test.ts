@@ -1,0 +1,377 @@
+import { randomUUID } from 'node:crypto'
+import t from 'tap'
+import { build, RELAXED_TIMEOUTS } from './helper.ts'
+
+// The original init.sql's usernames (the second ends in three Cyrillic letters).
+const SEED_USERNAMES = [
+  'jsilva',
+  'mco\u0441\u0442\u0430',
+  'psantos',
+  'aolive',
+  'rlima',
+  'cferr',
+  'lmartins',
+  'jrodrig',
+  'falves',
+  'bcarvalho',
+]
+
+// One app for the file: every test works on users of its own, so they can share it.
+const app = await build(t, RELAXED_TIMEOUTS)
+
+/** A username and email no other test uses. */
+function unique(label = 'user') {
+  const tag = randomUUID().slice(0, 8)
+  return { username: `${label}.${tag}`, email: `${label}.${tag}@example.com` }
+}
+
+async function createUser(fields: Record<string, unknown> = {}) {
+  const res = await app.inject({ method: 'POST', url: '/users', payload: { ...unique(), ...fields } })
+  if (res.statusCode !== 201) throw new Error(`POST /users: ${res.statusCode} ${res.body}`)
+  return res.json()
+}
+
+t.test('POST /users creates a user: 201, the row, and a Location that reads it back', async (t) => {
+  const fields = { ...unique('nina'), full_name: 'Nina Souza', department: 'QA' }
+  const res = await app.inject({ method: 'POST', url: '/users', payload: fields })
+  t.equal(res.statusCode, 201)
+  const user = res.json()
+  t.match(user, { id: Number, ...fields })
+  t.match(user.created_at, /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?$/)
+  t.same(Object.keys(user).sort(), ['created_at', 'department', 'email', 'full_name', 'id', 'username'])
+  t.equal(res.headers.location, `/users/${user.id}`)
+
+  const read = await app.inject({ method: 'GET', url: res.headers.location as string })
+  t.equal(read.statusCode, 200)
+  t.same(read.json(), user)
+})
+
+t.test('POST /users with only username and email leaves the optional fields null', async (t) => {
+  const user = await createUser()
+  t.equal(user.full_name, null)
+  t.equal(user.department, null)
+  const explicit = await createUser({ full_name: null, department: null })
+  t.equal(explicit.full_name, null)
+  t.equal(explicit.department, null)
+})
+
+t.test('usernames: unicode letters, digits, marks, `.`, `_`, `-`, 3 to 50 characters, stored as sent', async (t) => {
+  const tag = randomUUID().slice(0, 6)
+  for (const username of [
+    `josé.${tag}`,
+    `Zoë_${tag}`,
+    `ещё-${tag}`,
+    `李小龍${tag}`,
+    `नमस्ते${tag}`,
+    `9lives-${tag}`,
+    `a${tag}`.slice(0, 3),
+    `b${tag}`.padEnd(50, 'x'),
+  ]) {
+    const res = await app.inject({
+      method: 'POST',
+      url: '/users',
+      payload: { username, email: `${randomUUID()}@example.com` },
+    })
+    t.equal(res.statusCode, 201, username)
+    t.equal(res.json().username, username, 'the exact characters sent')
+  }
+})
+
+t.test('every seed username is valid: posting one again is a 409, not a 400', async (t) => {
+  for (const username of SEED_USERNAMES) {
+    const res = await app.inject({
+      method: 'POST',
+      url: '/users',
+      payload: { username, email: `${randomUUID()}@example.com` },
+    })
+    t.equal(res.statusCode, 409, username)
+    t.equal(res.json().code, 'USERNAME_TAKEN', username)
+  }
+})
+
+t.test('fields at their maximum lengths are accepted', async (t) => {
+  const tag = randomUUID().slice(0, 8)
+  const fields = {
+    username: `max${tag}`.padEnd(50, 'x'),
+    email: `${tag}@${'e'.repeat(100 - tag.length - 1 - 4)}.com`,
+    full_name: 'F'.repeat(100),
+    department: 'D'.repeat(50),
+  }
+  t.equal(fields.email.length, 100)
+  const res = await app.inject({ method: 'POST', url: '/users', payload: fields })
+  t.equal(res.statusCode, 201, res.body)
+  t.match(res.json(), fields)
+})
+
+t.test('invalid users are 400 JSON errors that say which field is wrong', async (t) => {
+  const valid = () => unique()
+  const cases: [string, unknown, RegExp][] = [
+    ['no username', { email: valid().email }, /body must have required property 'username'/],
+    ['no email', { username: valid().username }, /body must have required property 'email'/],
+    ['username too short', { ...valid(), username: 'ab' }, /body\/username must NOT have fewer than 3 characters/],
+    ['username too long', { ...valid(), username: 'a'.repeat(51) }, /body\/username must NOT have more than 50/],
+    ['username with a space', { ...valid(), username: 'joão silva' }, /body\/username must match pattern/],
+    ['username with @', { ...valid(), username: 'joao@silva' }, /body\/username must match pattern/],
+    ['username starting with a dot', { ...valid(), username: '.joao' }, /body\/username must match pattern/],
+    ['username with an emoji', { ...valid(), username: 'joao😀' }, /body\/username must match pattern/],
+    ['username not a string', { ...valid(), username: { a: 1 } }, /body\/username must be string/],
+    [
+      'username not in NFC',
+      { ...valid(), username: 'jose\u0301x' },
+      /username must be in Unicode normalization form C/,
+    ],
+    ['email without a domain', { ...valid(), email: 'joao@' }, /body\/email must match format "email"/],
+    ['email without @', { ...valid(), email: 'joao.example.com' }, /body\/email must match format "email"/],
+    ['email with a space', { ...valid(), email: ' a@example.com' }, /body\/email must match format "email"/],
+    ['email too long', { ...valid(), email: `${'a'.repeat(90)}@example.com` }, /body\/email must NOT have more/],
+    ['full_name too long', { ...valid(), full_name: 'F'.repeat(101) }, /body\/full_name must NOT have more than 100/],
+    ['full_name empty', { ...valid(), full_name: '' }, /body\/full_name must NOT have fewer than 1/],
+    ['full_name with a newline', { ...valid(), full_name: 'João\nSilva' }, /body\/full_name must match pattern/],
+    ['full_name with a NUL', { ...valid(), full_name: 'João\u0000' }, /body\/full_name must match pattern/],
+    ['full_name with a trailing space', { ...valid(), full_name: 'João ' }, /body\/full_name must match pattern/],
+    ['department too long', { ...valid(), department: 'D'.repeat(51) }, /body\/department must NOT have more than 50/],
+    ['department with a leading space', { ...valid(), department: ' QA' }, /body\/department must match pattern/],
+    ['an unknown field', { ...valid(), fullname: 'typo' }, /body must NOT have additional properties/],
+    ['an id', { ...valid(), id: 99 }, /body must NOT have additional properties/],
+    ['not an object', ['jsilva'], /body must be object/],
+  ]
+  for (const [name, payload, message] of cases) {
+    const res = await app.inject({ method: 'POST', url: '/users', payload: payload as object })
+    t.equal(res.statusCode, 400, name)
+    t.match(res.json(), { statusCode: 400, error: 'Bad Request', message }, name)
+  }
+})
+
+t.test('a taken username or email is a 409 that names the field, ignoring letter case', async (t) => {
+  const taken = await createUser()
+  const cases: [Record<string, string>, string, RegExp][] = [
+    [{ username: taken.username }, 'USERNAME_TAKEN', /^username '.+' is already taken$/],
+    [{ username: taken.username.toUpperCase() }, 'USERNAME_TAKEN', /^username '.+' is already taken$/],
+    [{ username: 'MCO\u0421\u0422\u0410' }, 'USERNAME_TAKEN', /^username 'MCOСТА' is already taken$/],
+    [{ email: taken.email }, 'EMAIL_TAKEN', /^email '.+' is already taken$/],
+    [{ email: taken.email.toUpperCase() }, 'EMAIL_TAKEN', /^email '.+' is already taken$/],
+    [{ email: 'Joao.Silva@Empresa.com' }, 'EMAIL_TAKEN', /^email 'Joao.Silva@Empresa.com' is already taken$/],
+  ]
+  for (const [fields, code, message] of cases) {
+    const res = await app.inject({ method: 'POST', url: '/users', payload: { ...unique(), ...fields } })
+    t.equal(res.statusCode, 409, JSON.stringify(fields))
+    t.same(res.json(), { statusCode: 409, code, error: 'Conflict', message: res.json().message })
+    t.match(res.json().message, message)
+  }
+})
+
+t.test('two concurrent POSTs with the same username: one 201, one 409, never a 5xx', async (t) => {
+  for (let round = 0; round < 20; round++) {
+    const { username } = unique('race')
+    const responses = await Promise.all(
+      [1, 2].map(() =>
+        app.inject({
+          method: 'POST',
+          url: '/users',
+          payload: { username, email: `${randomUUID()}@example.com` },
+        }),
+      ),
+    )
+    const statuses = responses.map((res) => res.statusCode).sort()
+    t.same(statuses, [201, 409], `round ${round}: ${responses.map((res) => res.body).join(' ')}`)
+    t.equal(responses.find((res) => res.statusCode === 409)?.json().code, 'USERNAME_TAKEN')
+  }
+})
+
+t.test('two concurrent POSTs with the same email (in different case): one 201, one 409 naming email', async (t) => {
+  for (let round = 0; round < 10; round++) {
+    const { email } = unique('race')
+    const responses = await Promise.all(
+      [email, email.toUpperCase()].map((address) =>
+        app.inject({ method: 'POST', url: '/users', payload: { username: unique().username, email: address } }),
+      ),
+    )
+    t.same(responses.map((res) => res.statusCode).sort(), [201, 409], `round ${round}`)
+    t.equal(responses.find((res) => res.statusCode === 409)?.json().code, 'EMAIL_TAKEN')
+  }
+})
+
+t.test('GET /users/:id of an absent user is a 404 JSON error', async (t) => {
+  const res = await app.inject({ method: 'GET', url: '/users/2147483647' })
+  t.equal(res.statusCode, 404)
+  t.same(res.json(), {
+    statusCode: 404,
+    code: 'USER_NOT_FOUND',
+    error: 'Not Found',
+    message: 'User 2147483647 not found',
+  })
+})
+
+t.test('an id that is not a positive 32-bit integer is a 400 on every user route', async (t) => {
+  for (const id of ['abc', '0', '-1', '1.5', '2147483648', '1e3x']) {
+    for (const method of ['GET', 'PATCH', 'DELETE'] as const) {
+      const res = await app.inject({
+        method,
+        url: `/users/${id}`,
+        payload: method === 'PATCH' ? { department: 'QA' } : undefined,
+      })
+      t.equal(res.statusCode, 400, `${method} /users/${id}`)
+      t.match(res.json(), { statusCode: 400, message: /^params\/id must/ }, `${method} /users/${id}`)
+    }
+  }
+})
+
+t.test('PATCH /users/:id changes only the fields given; null clears an optional field', async (t) => {
+  const user = await createUser({ full_name: 'Old Name', department: 'QA' })
+
+  const renamed = await app.inject({ method: 'PATCH', url: `/users/${user.id}`, payload: { full_name: 'New Name' } })
+  t.equal(renamed.statusCode, 200)
+  t.same(renamed.json(), { ...user, full_name: 'New Name' })
+
+  const cleared = await app.inject({ method: 'PATCH', url: `/users/${user.id}`, payload: { department: null } })
+  t.same(cleared.json(), { ...user, full_name: 'New Name', department: null })
+
+  const fresh = unique('moved')
+  const moved = await app.inject({ method: 'PATCH', url: `/users/${user.id}`, payload: fresh })
+  t.same(moved.json(), { ...user, ...fresh, full_name: 'New Name', department: null })
+
+  t.same((await app.inject({ method: 'GET', url: `/users/${user.id}` })).json(), moved.json(), 'reads the update')
+})
+
+t.test('PATCH may keep a user’s own username or email, or change only their letter case', async (t) => {
+  const user = await createUser()
+  for (const changes of [
+    { username: user.username, email: user.email },
+    { username: user.username.toUpperCase() },
+    { email: user.email.toUpperCase() },
+  ]) {
+    const res = await app.inject({ method: 'PATCH', url: `/users/${user.id}`, payload: changes })
+    t.equal(res.statusCode, 200, JSON.stringify(changes))
+    t.match(res.json(), changes)
+  }
+})
+
+t.test('PATCH to another user’s username or email is a 409 naming the field, and changes nothing', async (t) => {
+  const [user, other] = [await createUser(), await createUser()]
+  for (const [changes, code] of [
+    [{ username: other.username }, 'USERNAME_TAKEN'],
+    [{ email: other.email.toUpperCase(), full_name: 'Not Applied' }, 'EMAIL_TAKEN'],
+  ] as const) {
+    const res = await app.inject({ method: 'PATCH', url: `/users/${user.id}`, payload: changes })
+    t.equal(res.statusCode, 409)
+    t.equal(res.json().code, code)
+  }
+  t.same((await app.inject({ method: 'GET', url: `/users/${user.id}` })).json(), user)
+})
+
+t.test('PATCH validates like POST, needs at least one field, and is a 404 for an absent user', async (t) => {
+  const user = await createUser()
+  const cases: [unknown, RegExp][] = [
+    [{}, /body must NOT have fewer than 1 properties/],
+    [{ username: 'x' }, /body\/username must NOT have fewer than 3/],
+    [{ username: null }, /body\/username must NOT have fewer than 3/],
+    [{ email: 'nope' }, /body\/email must match format "email"/],
+    [{ email: null }, /body\/email must match format "email"/],
+    [{ id: 5 }, /body must NOT have additional properties/],
+    [{ created_at: '2020-01-01T00:00:00' }, /body must NOT have additional properties/],
+    [{ department: 'D'.repeat(51) }, /body\/department must NOT have more than 50/],
+    [{ username: 'jose\u0301x' }, /username must be in Unicode normalization form C/],
+  ]
+  for (const [payload, message] of cases) {
+    const res = await app.inject({ method: 'PATCH', url: `/users/${user.id}`, payload: payload as object })
+    t.equal(res.statusCode, 400, JSON.stringify(payload))
+    t.match(res.json(), { statusCode: 400, message }, JSON.stringify(payload))
+  }
+  const absent = await app.inject({ method: 'PATCH', url: '/users/2147483647', payload: { department: 'QA' } })
+  t.equal(absent.statusCode, 404)
+  t.equal(absent.json().code, 'USER_NOT_FOUND')
+})
+
+t.test('DELETE /users/:id is a 204 with no body; the user is gone; a second DELETE is a 404', async (t) => {
+  const user = await createUser()
+  t.equal((await app.inject({ method: 'GET', url: `/users/${user.id}` })).statusCode, 200)
+
+  const res = await app.inject({ method: 'DELETE', url: `/users/${user.id}` })
+  t.equal(res.statusCode, 204)
+  t.equal(res.body, '')
+
+  t.equal((await app.inject({ method: 'GET', url: `/users/${user.id}` })).statusCode, 404)
+  const again = await app.inject({ method: 'DELETE', url: `/users/${user.id}` })
+  t.equal(again.statusCode, 404)
+  t.equal(again.json().code, 'USER_NOT_FOUND')
+  t.equal(
+    (await app.inject({ method: 'PATCH', url: `/users/${user.id}`, payload: { department: 'QA' } })).statusCode,
+    404,
+  )
+
+  const reused = await app.inject({
+    method: 'POST',
+    url: '/users',
+    payload: { username: user.username, email: user.email },
+  })
+  t.equal(reused.statusCode, 201, 'its username and email are free again')
+})
+
+t.test('GET /users pages through the users in id order; total counts every match', async (t) => {
+  const department = `dept-${randomUUID()}`
+  const created = []
+  for (let i = 0; i < 5; i++) created.push(await createUser({ department }))
+  const ids = created.map((user) => user.id)
+
+  const page = async (query: string) => {
+    const res = await app.inject({ method: 'GET', url: `/users?department=${department}&${query}` })
+    t.equal(res.statusCode, 200, query)
+    const body = res.json()
+    return { ...body, ids: body.users.map((user: { id: number }) => user.id) }
+  }
+  t.match(await page(''), { total: 5, limit: 100, offset: 0, ids }, 'defaults: limit 100, offset 0')
+  t.match(await page('limit=2'), { total: 5, limit: 2, offset: 0, ids: ids.slice(0, 2) })
+  t.match(await page('limit=2&offset=2'), { total: 5, offset: 2, ids: ids.slice(2, 4) })
+  t.match(await page('limit=2&offset=4'), { total: 5, ids: ids.slice(4) }, 'a short last page')
+  t.match(await page('offset=5'), { total: 5, ids: [] }, 'past the end: no users, same total')
+  t.match(await page('offset=2147483647'), { total: 5, ids: [] }, 'the largest offset')
+  t.match(await page('limit=1&offset=1'), { total: 5, ids: [ids[1]] })
+  t.match(await page('limit=100'), { total: 5, ids }, 'the largest limit')
+})
+
+t.test('GET /users?department= filters by exact department; without it, lists everyone', async (t) => {
+  const design = (await app.inject({ method: 'GET', url: '/users?department=Design' })).json()
+  t.equal(design.total, 2)
+  t.same(
+    design.users.map((user: { username: string }) => user.username),
+    ['mco\u0441\u0442\u0430', 'jrodrig'],
+  )
+  const accented = (
+    await app.inject({ method: 'GET', url: `/users?department=${encodeURIComponent('Segurança')}` })
+  ).json()
+  t.same(
+    accented.users.map((user: { username: string }) => user.username),
+    ['lmartins'],
+  )
+  t.equal((await app.inject({ method: 'GET', url: '/users?department=design' })).json().total, 0, 'case-sensitive')
+  t.equal((await app.inject({ method: 'GET', url: '/users?department=Nobody' })).json().total, 0)
+
+  const everyone = (await app.inject({ method: 'GET', url: '/users?limit=3' })).json()
+  t.ok(everyone.total >= 10, 'total counts every user, not the page')
+  t.same(
+    everyone.users.map((user: { id: number }) => user.id),
+    [1, 2, 3],
+  )
+})
+
+t.test('invalid paging or filter values are 400 JSON errors', async (t) => {
+  const cases: [string, RegExp][] = [
+    ['limit=abc', /querystring\/limit must be integer/],
+    ['limit=0', /querystring\/limit must be >= 1/],
+    ['limit=101', /querystring\/limit must be <= 100/],
+    ['limit=1.5', /querystring\/limit must be integer/],
+    ['limit=', /querystring\/limit must be integer/],
+    ['limit=1&limit=2', /querystring\/limit must be integer/],
+    ['offset=-1', /querystring\/offset must be >= 0/],
+    ['offset=abc', /querystring\/offset must be integer/],
+    ['offset=2147483648', /querystring\/offset must be <= 2147483647/],
+    ['department=', /querystring\/department must NOT have fewer than 1/],
+    [`department=${'D'.repeat(51)}`, /querystring\/department must NOT have more than 50/],
+    ['department=%00', /querystring\/department must match pattern/],
+  ]
+  for (const [query, message] of cases) {
+    const res = await app.inject({ method: 'GET', url: `/users?${query}` })
+    t.equal(res.statusCode, 400, query)
+    t.match(res.json(), { statusCode: 400, error: 'Bad Request', message }, query)
+  }
+})
