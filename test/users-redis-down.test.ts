@@ -12,6 +12,12 @@ function newUser() {
   return { username: `down.${tag}`, email: `down.${tag}@example.com` }
 }
 
+async function createUser(app: Server, fields: Record<string, unknown> = {}) {
+  const res = await app.inject({ method: 'POST', url: '/users', payload: { ...newUser(), ...fields } })
+  if (res.statusCode !== 201) throw new Error(`POST /users: ${res.statusCode} ${res.body}`)
+  return res.json()
+}
+
 async function timed(app: Server, request: InjectOptions) {
   const started = Date.now()
   const res = await app.inject(request)
@@ -53,7 +59,7 @@ t.test('with Redis stopped (nothing listening), every user route works from Post
 t.test('when Redis becomes unreachable mid-test, user routes keep working, then use the cache again', async (t) => {
   const proxy = await tcpProxy(t, new URL(redisUrl).host)
   const app = await build(t, { ...RELAXED_TIMEOUTS, REDIS_URL: `redis://${proxy.address}` })
-  const user = (await app.inject({ method: 'POST', url: '/users', payload: newUser() })).json()
+  const user = await createUser(app)
   await app.inject({ method: 'GET', url: `/users/${user.id}` })
   t.equal((await app.inject({ method: 'GET', url: `/users/${user.id}` })).headers['x-cache'], 'hit')
 
@@ -91,7 +97,7 @@ t.test(
     const proxy = await tcpProxy(t, new URL(redisUrl).host)
     const a = await build(t, { ...RELAXED_TIMEOUTS, REDIS_KEY_PREFIX: prefix, REDIS_URL: `redis://${proxy.address}` })
     const b = await build(t, { ...RELAXED_TIMEOUTS, REDIS_KEY_PREFIX: prefix })
-    const user = (await a.inject({ method: 'POST', url: '/users', payload: { ...newUser(), full_name: 'Old' } })).json()
+    const user = await createUser(a, { full_name: 'Old' })
     await b.inject({ method: 'GET', url: `/users/${user.id}` })
     t.equal((await b.inject({ method: 'GET', url: `/users/${user.id}` })).headers['x-cache'], 'hit', 'B cached it')
 
