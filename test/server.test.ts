@@ -77,6 +77,8 @@ t.test('a request in flight when SIGTERM arrives still gets its answer', async (
   const { port } = silent.address() as { port: number }
   const server = await startServer(t, {
     DATABASE_URL: `postgres://x:y@127.0.0.1:${port}/z`,
+    // Longer than the 1 s health check, so the check's own timeout is what answers.
+    DB_CONNECT_TIMEOUT_MS: '3000',
     MIGRATE_ON_START: 'false',
   })
   const inFlight = fetch(`${server.baseUrl}/health`)
