@@ -1,4 +1,6 @@
 import fp from 'fastify-plugin'
+import { EmailTakenError, UsernameNotNormalizedError, UsernameTakenError } from '../src/errors.ts'
+import type { CacheOutcome } from './user-cache.ts'
 
 export interface User {
   id: number
@@ -10,8 +12,34 @@ export interface User {
   created_at: string | null
 }
 
+export interface NewUser {
+  username: string
+  email: string
+  full_name?: string | null
+  department?: string | null
+}
+
+/** The fields to change; absent ones keep their value. */
+export type UserChanges = Partial<NewUser>
+
+export interface UserQuery {
+  limit: number
+  offset: number
+  /** Only users of this department (exact match). */
+  department?: string
+}
+
 export interface UserRepository {
-  list(): Promise<{ total: number; users: User[] }>
+  /** One page of the users matching the query, ordered by id, and how many match in all. */
+  list(query: UserQuery): Promise<{ total: number; users: User[] }>
+  /** The user, read through the cache, and where it came from. */
+  get(id: number): Promise<{ user: User | null; cache: CacheOutcome }>
+  /** Throws a 409 error naming the field when the username or email is taken. */
+  create(user: NewUser): Promise<User>
+  /** The updated user, or null when there is none with this id. Conflicts as in create. */
+  update(id: number, changes: UserChanges): Promise<User | null>
+  /** False when there is no user with this id. */
+  remove(id: number): Promise<boolean>
 }
 
 declare module 'fastify' {
@@ -24,15 +52,108 @@ declare module 'fastify' {
 // is what the original's Python isoformat() returned.
 const USER_COLUMNS = `id, username, email, full_name, department, to_json(created_at) #>> '{}' AS created_at`
 
+// One statement, so the count and the page come from the same snapshot.
+const LIST = `
+  WITH matching AS (
+    SELECT ${USER_COLUMNS} FROM users WHERE $1::text IS NULL OR department = $1
+  )
+  SELECT (SELECT count(*) FROM matching)::int AS total,
+         coalesce((SELECT json_agg(page ORDER BY page.id)
+                     FROM (SELECT * FROM matching ORDER BY id LIMIT $2 OFFSET $3) AS page), '[]') AS users`
+
+const GET = `SELECT ${USER_COLUMNS} FROM users WHERE id = $1`
+
+const INSERT = `
+  INSERT INTO users (username, email, full_name, department) VALUES ($1, $2, $3, $4)
+  RETURNING ${USER_COLUMNS}`
+
+// jsonb_populate_record(users, changes) is the current row with the fields
+// present in `changes` replaced, so absent fields keep their value and a JSON
+// null clears a field.
+const UPDATE = `
+  UPDATE users SET (username, email, full_name, department) =
+    (SELECT changed.username, changed.email, changed.full_name, changed.department
+       FROM jsonb_populate_record(users, $2::jsonb) AS changed)
+  WHERE id = $1
+  RETURNING ${USER_COLUMNS}`
+
+const DELETE = 'DELETE FROM users WHERE id = $1'
+
+const UNIQUE_VIOLATION = '23505'
+
+/**
+ * A unique violation becomes a 409 naming the field. The constraint tells which:
+ * users_username_key / users_email_key (exact) or users_*_lower_key (ignoring case).
+ */
+function conflict(err: unknown, user: UserChanges): unknown {
+  const { code, constraint } = err as { code?: string; constraint?: string }
+  if (code !== UNIQUE_VIOLATION) return err
+  if (constraint?.startsWith('users_username_')) return new UsernameTakenError(user.username)
+  if (constraint?.startsWith('users_email_')) return new EmailTakenError(user.email)
+  return err
+}
+
+// Usernames must be NFC so that two spellings of one name (a precomposed 'é' and
+// 'e' + U+0301) cannot become two users; the value is stored as sent.
+function assertNormalized(username: string | undefined) {
+  if (username !== undefined && username !== username.normalize('NFC')) throw new UsernameNotNormalizedError()
+}
+
 export default fp(
   async function usersPlugin(fastify) {
+    const { db, userCache } = fastify
+
+    async function load(id: number): Promise<User | null> {
+      const { rows } = await db.query<User>({ name: 'users-get', text: GET, values: [id] })
+      return rows[0] ?? null
+    }
+
     const users: UserRepository = {
-      async list() {
-        const { rows } = await fastify.db.query<User>({ text: `SELECT ${USER_COLUMNS} FROM users ORDER BY id` })
-        return { total: rows.length, users: rows }
+      async list({ limit, offset, department }) {
+        const { rows } = await db.query<{ total: number; users: User[] }>({
+          name: 'users-list',
+          text: LIST,
+          values: [department ?? null, limit, offset],
+        })
+        return rows[0]
+      },
+
+      get(id) {
+        return userCache.read(id, () => load(id))
+      },
+
+      async create(user) {
+        assertNormalized(user.username)
+        const values = [user.username, user.email, user.full_name ?? null, user.department ?? null]
+        const { rows } = await db.query<User>({ name: 'users-insert', text: INSERT, values }).catch((err) => {
+          throw conflict(err, user)
+        })
+        // A new id has no entry to drop, unless ids were ever reused (a restored
+        // database): invalidate anyway, it is one round trip.
+        await userCache.invalidate(rows[0].id)
+        return rows[0]
+      },
+
+      async update(id, changes) {
+        assertNormalized(changes.username)
+        const { username, email, full_name, department } = changes
+        const values = [id, JSON.stringify({ username, email, full_name, department })]
+        const { rows } = await db.query<User>({ name: 'users-update', text: UPDATE, values }).catch((err) => {
+          throw conflict(err, changes)
+        })
+        if (rows.length === 0) return null
+        await userCache.invalidate(id)
+        return rows[0]
+      },
+
+      async remove(id) {
+        const { rowCount } = await db.query({ name: 'users-delete', text: DELETE, values: [id] })
+        if (!rowCount) return false
+        await userCache.invalidate(id)
+        return true
       },
     }
     fastify.decorate('users', users)
   },
-  { name: 'users', dependencies: ['db'], fastify: '5.x' },
+  { name: 'users', dependencies: ['db', 'user-cache'], fastify: '5.x' },
 )

@@ -22,6 +22,10 @@ const ServiceInfo = Type.Object(
 const ENDPOINTS = {
   info: '/',
   users: '/users',
+  user_get: '/users/<id>',
+  user_create: '/users (POST)',
+  user_update: '/users/<id> (PATCH)',
+  user_delete: '/users/<id> (DELETE)',
   cache_set: '/cache (POST)',
   cache_get: '/cache/<key>',
   health: '/health',

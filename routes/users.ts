@@ -1,6 +1,49 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
+import { UserNotFoundError } from '../src/errors.ts'
 import { errorResponses } from '../src/schemas.ts'
+
+export const DEFAULT_LIMIT = 100
+export const MAX_LIMIT = 100
+/** Ids are a Postgres `serial` (int4): none is larger, and no table has more rows. */
+export const MAX_ID = 2_147_483_647
+
+/** Usernames: 3 to 50 characters, letters, marks, digits, `.`, `_`, `-`, starting with a letter or digit. */
+export const USERNAME_PATTERN = '^[\\p{L}\\p{Nd}][\\p{L}\\p{M}\\p{Nd}._-]*$'
+// Free text: no control characters or lone surrogates, no space at either end.
+const TEXT_PATTERN = '^[^\\s\\p{Cc}\\p{Cs}](?:[^\\p{Cc}\\p{Cs}]*[^\\s\\p{Cc}\\p{Cs}])?$'
+
+const Username = Type.String({
+  minLength: 3,
+  maxLength: 50,
+  pattern: USERNAME_PATTERN,
+  description:
+    '3 to 50 characters: Unicode letters (with combining marks), decimal digits, `.`, `_` and `-`, ' +
+    'starting with a letter or digit, in Unicode NFC. Unique ignoring letter case.',
+  examples: ['jsilva'],
+})
+
+const Email = Type.String({
+  format: 'email',
+  maxLength: 100,
+  description: 'An email address, at most 100 characters. Unique ignoring letter case.',
+  examples: ['joao.silva@empresa.com'],
+})
+
+// `type: [string, null]` rather than anyOf: Fastify coerces types, and with
+// anyOf it would turn a null into "" (or "" into null) on the way in.
+const NullableText = (maxLength: number, example: string) =>
+  Type.Unsafe<string | null>({
+    type: ['string', 'null'],
+    minLength: 1,
+    maxLength,
+    pattern: TEXT_PATTERN,
+    description: `Up to ${maxLength} characters, no control characters, no space at either end; null clears it`,
+    examples: [example],
+  })
+
+const FullName = NullableText(100, 'João Silva')
+const Department = NullableText(50, 'Desenvolvimento')
 
 export const User = Type.Object(
   {
@@ -19,11 +62,77 @@ export const User = Type.Object(
 
 const UserList = Type.Object(
   {
-    total: Type.Integer({ description: 'How many users there are', examples: [10] }),
-    users: Type.Array(User, { description: 'Ordered by id' }),
+    total: Type.Integer({ description: 'How many users match the filter (all pages)', examples: [10] }),
+    limit: Type.Integer({ description: 'The page size asked for', examples: [DEFAULT_LIMIT] }),
+    offset: Type.Integer({ description: 'How many matching users were skipped', examples: [0] }),
+    users: Type.Array(User, { description: 'This page, ordered by id' }),
   },
   { title: 'UserList' },
 )
+
+const ListQuery = Type.Object({
+  limit: Type.Optional(
+    Type.Integer({ minimum: 1, maximum: MAX_LIMIT, default: DEFAULT_LIMIT, description: 'Page size, 1 to 100' }),
+  ),
+  offset: Type.Optional(
+    Type.Integer({ minimum: 0, maximum: MAX_ID, default: 0, description: 'How many matching users to skip' }),
+  ),
+  department: Type.Optional(
+    Type.String({
+      minLength: 1,
+      maxLength: 50,
+      pattern: TEXT_PATTERN,
+      description: 'Only users of this department (exact, case-sensitive match)',
+      examples: ['Design'],
+    }),
+  ),
+})
+
+const UserId = Type.Object({ id: Type.Integer({ minimum: 1, maximum: MAX_ID, description: 'The user id' }) })
+
+const NewUser = Type.Object(
+  {
+    username: Username,
+    email: Email,
+    full_name: Type.Optional(FullName),
+    department: Type.Optional(Department),
+  },
+  {
+    title: 'NewUser',
+    additionalProperties: false,
+    examples: [{ username: 'nsouza', email: 'nina.souza@empresa.com', full_name: 'Nina Souza', department: 'QA' }],
+  },
+)
+
+const UserChanges = Type.Object(
+  {
+    username: Type.Optional(Username),
+    email: Type.Optional(Email),
+    full_name: Type.Optional(FullName),
+    department: Type.Optional(Department),
+  },
+  {
+    title: 'UserChanges',
+    description: 'The fields to change (at least one); the others keep their value',
+    additionalProperties: false,
+    minProperties: 1,
+    examples: [{ department: 'DevOps' }],
+  },
+)
+
+const CacheHeader = {
+  'x-cache': {
+    type: 'string',
+    enum: ['hit', 'miss', 'bypass'],
+    description:
+      '`hit`: served from the Redis cache; `miss`: read from Postgres, then cached; ' +
+      '`bypass`: read from Postgres only (Redis unavailable, or an invalidation of this user still pending)',
+  },
+}
+
+const LocationHeader = {
+  location: { type: 'string', description: 'The new user’s URL, `/users/{id}`', examples: ['/users/11'] },
+}
 
 const userRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
   fastify.get(
@@ -31,11 +140,95 @@ const userRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     {
       schema: {
         tags: ['users'],
-        summary: 'List the users, ordered by id',
-        response: { 200: UserList, ...errorResponses(429, 500, 503) },
+        summary: 'List the users, ordered by id, a page at a time',
+        querystring: ListQuery,
+        response: { 200: { ...UserList, description: 'One page of users' }, ...errorResponses(400, 429, 500, 503) },
       },
     },
-    async () => fastify.users.list(),
+    async (request) => {
+      const { limit = DEFAULT_LIMIT, offset = 0, department } = request.query
+      const { total, users } = await fastify.users.list({ limit, offset, department })
+      return { total, limit, offset, users }
+    },
+  )
+
+  fastify.get(
+    '/users/:id',
+    {
+      schema: {
+        tags: ['users'],
+        summary: 'Read one user (cache-aside through Redis)',
+        params: UserId,
+        response: {
+          200: { ...User, description: 'The user; `x-cache` says where it came from', headers: CacheHeader },
+          ...errorResponses(400, 404, 429, 500, 503),
+        },
+      },
+    },
+    async (request, reply) => {
+      const { id } = request.params
+      const { user, cache } = await fastify.users.get(id)
+      if (!user) throw new UserNotFoundError(id)
+      return reply.header('x-cache', cache).send(user)
+    },
+  )
+
+  fastify.post(
+    '/users',
+    {
+      schema: {
+        tags: ['users'],
+        summary: 'Create a user',
+        body: NewUser,
+        response: {
+          201: { ...User, description: 'The created user', headers: LocationHeader },
+          ...errorResponses(400, 409, 413, 429, 500, 503),
+        },
+      },
+    },
+    async (request, reply) => {
+      const user = await fastify.users.create(request.body)
+      return reply.code(201).header('location', `/users/${user.id}`).send(user)
+    },
+  )
+
+  fastify.patch(
+    '/users/:id',
+    {
+      schema: {
+        tags: ['users'],
+        summary: 'Change some fields of a user',
+        params: UserId,
+        body: UserChanges,
+        response: {
+          200: { ...User, description: 'The updated user' },
+          ...errorResponses(400, 404, 409, 413, 429, 500, 503),
+        },
+      },
+    },
+    async (request) => {
+      const { id } = request.params
+      const user = await fastify.users.update(id, request.body)
+      if (!user) throw new UserNotFoundError(id)
+      return user
+    },
+  )
+
+  fastify.delete(
+    '/users/:id',
+    {
+      schema: {
+        tags: ['users'],
+        summary: 'Delete a user',
+        params: UserId,
+        response: { 204: Type.Null({ description: 'Deleted' }), ...errorResponses(400, 404, 429, 500, 503) },
+      },
+    },
+    async (request, reply) => {
+      const { id } = request.params
+      if (!(await fastify.users.remove(id))) throw new UserNotFoundError(id)
+      return reply.code(204).send(null)
+    },
   )
 }
 

@@ -11,6 +11,7 @@ import rateLimitPlugin from '../plugins/rate-limit.ts'
 import requestIdPlugin from '../plugins/request-id.ts'
 import securityPlugin from '../plugins/security.ts'
 import swaggerPlugin from '../plugins/swagger.ts'
+import userCachePlugin from '../plugins/user-cache.ts'
 import usersPlugin from '../plugins/users.ts'
 import cacheRoutes from '../routes/cache.ts'
 import healthRoutes from '../routes/health.ts'
@@ -20,6 +21,8 @@ import type { Config } from './config.ts'
 
 export interface AppOptions {
   config: Config
+  /** For tests only: hooks into the app's internals to force an order of events. */
+  testHooks?: { beforeUserCacheFill?: (id: number) => Promise<void> }
 }
 
 /**
@@ -27,7 +30,7 @@ export interface AppOptions {
  * must see every route), then the resources, then what uses them (metrics and
  * the rate limiter hook into every route registered after them), then routes.
  */
-export default async function app(fastify: FastifyInstance, { config }: AppOptions) {
+export default async function app(fastify: FastifyInstance, { config, testHooks = {} }: AppOptions) {
   await fastify.register(swaggerPlugin)
   await fastify.register(securityPlugin, { config })
   await fastify.register(jsonDepthPlugin)
@@ -37,6 +40,10 @@ export default async function app(fastify: FastifyInstance, { config }: AppOptio
   await fastify.register(dbPlugin, { config })
   await fastify.register(cachePlugin, { config })
   await fastify.register(cacheStorePlugin)
+  await fastify.register(userCachePlugin, {
+    ttlSeconds: config.USERS_CACHE_TTL_SECONDS,
+    beforeFill: testHooks.beforeUserCacheFill,
+  })
   await fastify.register(usersPlugin)
   await fastify.register(healthPlugin)
   await fastify.register(metricsPlugin, { config })

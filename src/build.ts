@@ -3,7 +3,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import Fastify, { type FastifyHttpOptions, LogController } from 'fastify'
 import fp from 'fastify-plugin'
 import { requestId } from '../plugins/request-id.ts'
-import app from './app.ts'
+import app, { type AppOptions } from './app.ts'
 import type { Config } from './config.ts'
 import { buildValidator } from './validation.ts'
 
@@ -49,6 +49,9 @@ export function serverOptions(
     genReqId: requestId,
     logController: new LogController({ requestIdLogLabel: 'requestId' }),
     bodyLimit: config.BODY_LIMIT,
+    // A field the schema does not know is a 400, not silently dropped: a typo
+    // such as `fullname` must not look like a successful write.
+    ajv: { customOptions: { removeAdditional: false } },
     routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
     schemaController: { compilersFactory: { buildValidator } },
     // Slow or idle clients cannot hold sockets: headers must arrive within
@@ -69,8 +72,12 @@ export function serverOptions(
 }
 
 /** The server the process runs and the tests use: Fastify options plus the app. */
-export async function buildServer(config: Config, logOptions: LogOptions = {}) {
+export async function buildServer(
+  config: Config,
+  logOptions: LogOptions = {},
+  testHooks: AppOptions['testHooks'] = {},
+) {
   const server = Fastify(serverOptions(config, logOptions)).withTypeProvider<TypeBoxTypeProvider>()
-  await server.register(fp(app), { config })
+  await server.register(fp(app), { config, testHooks })
   return server
 }

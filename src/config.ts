@@ -29,6 +29,7 @@ export const ConfigSchema = Type.Object({
   REDIS_URL: Type.Optional(Type.String({ pattern: '^rediss?://' })),
   REDIS_KEY_PREFIX: Type.String({ minLength: 1, maxLength: 64, default: 'desafio3:' }),
   REDIS_COMMAND_TIMEOUT_MS: Milliseconds(1000),
+  USERS_CACHE_TTL_SECONDS: Type.Integer({ minimum: 1, maximum: 3600, default: 30 }),
 
   BODY_LIMIT: Type.Integer({ minimum: 1024, maximum: 100 * 1024 * 1024, default: 1024 * 1024 }),
   // Requests per window per client address; 0 turns rate limiting off.

@@ -5,3 +5,11 @@ export const CacheUnavailableError = createError('CACHE_UNAVAILABLE', 'Cache una
 export const CacheKeyNotFoundError = createError('CACHE_KEY_NOT_FOUND', "Key '%s' not found", 404)
 export const MigrationsPendingError = createError('MIGRATIONS_PENDING', 'Schema migrations not applied yet', 503)
 export const RateLimitedError = createError('RATE_LIMITED', 'Rate limit exceeded, retry in %s', 429)
+export const UserNotFoundError = createError('USER_NOT_FOUND', 'User %s not found', 404)
+export const UsernameTakenError = createError('USERNAME_TAKEN', "username '%s' is already taken", 409)
+export const EmailTakenError = createError('EMAIL_TAKEN', "email '%s' is already taken", 409)
+export const UsernameNotNormalizedError = createError(
+  'USERNAME_NOT_NFC',
+  'username must be in Unicode normalization form C (NFC)',
+  400,
+)

@@ -17,5 +17,43 @@ export const buildValidator: ValidatorFactory = (externalSchemas, options) => {
   const coercing = compilers(externalSchemas, options)
   const strictOptions = { ...options, customOptions: { ...options?.customOptions, coerceTypes: false } }
   const strict = compilers(externalSchemas, strictOptions as typeof options)
-  return (route) => (route.httpPart === 'body' ? strict(route) : coercing(route))
+  return (route) => (route.httpPart === 'body' ? strict(route) : rejectingInfinity(coercing(route)))
+}
+
+type Validate = ReturnType<ReturnType<typeof compilers>>
+type ValidationError = { instancePath: string; schemaPath: string; keyword: string; params: object; message: string }
+
+/**
+ * Ajv coerces "1e309" to Infinity and then skips `minimum` and `maximum`
+ * (it checks them only for finite numbers), so `/users/1e309` would reach
+ * Postgres. A coerced part holding a non-finite number is rejected here.
+ */
+function rejectingInfinity(validate: Validate): Validate {
+  const wrapped = ((data: unknown, context?: unknown) => {
+    const valid = (validate as (data: unknown, context?: unknown) => boolean)(data, context)
+    const name = valid && typeof data === 'object' && data !== null ? nonFiniteProperty(data) : undefined
+    const errors: ValidationError[] | null | undefined =
+      name === undefined
+        ? (validate as { errors?: ValidationError[] | null }).errors
+        : [
+            {
+              instancePath: `/${name}`,
+              schemaPath: '',
+              keyword: 'maximum',
+              params: {},
+              message: 'must be a finite number',
+            },
+          ]
+    Object.assign(wrapped, { errors })
+    return valid && name === undefined
+  }) as unknown as Validate
+  Object.assign(wrapped, { schemaEnv: (validate as { schemaEnv?: unknown }).schemaEnv })
+  return wrapped
+}
+
+function nonFiniteProperty(data: object): string | undefined {
+  for (const [name, value] of Object.entries(data)) {
+    if (typeof value === 'number' && !Number.isFinite(value)) return name
+  }
+  return undefined
 }

@@ -19,6 +19,7 @@ t.test('every variable has a default but the secrets', async (t) => {
     MIGRATE_ON_START: true,
     RATE_LIMIT_MAX: 300,
     RATE_LIMIT_WINDOW_MS: 60000,
+    USERS_CACHE_TTL_SECONDS: 30,
   })
   t.equal(config.POSTGRES_PASSWORD, undefined)
   t.equal(config.REDIS_PASSWORD, undefined)

@@ -1,8 +1,9 @@
 import { randomUUID } from 'node:crypto'
-import { createServer } from 'node:net'
+import { connect, createServer, type Socket } from 'node:net'
 import { Writable } from 'node:stream'
 import pg from 'pg'
 import tap, { type Test } from 'tap'
+import type { AppOptions } from '../src/app.ts'
 import { buildServer } from '../src/build.ts'
 import { type Config, loadConfig } from '../src/config.ts'
 import { postgresContainer, redisContainer } from './containers.ts'
@@ -89,6 +90,17 @@ export function logCollector() {
 export const LOG_LEVELS = { debug: 20, info: 30, warn: 40, error: 50 } as const
 
 /**
+ * For tests that check behaviour rather than timing: the default bounds (1 s to
+ * connect, to run a Redis command) are tight on a busy machine, where a miss
+ * would turn into a 503 or a cache bypass the test did not ask for.
+ */
+export const RELAXED_TIMEOUTS = {
+  DB_CONNECT_TIMEOUT_MS: '5000',
+  DB_STATEMENT_TIMEOUT_MS: '5000',
+  REDIS_COMMAND_TIMEOUT_MS: '3000',
+}
+
+/**
  * The real application on this file's Postgres and Redis, ready, closed when
  * `t` ends. `env` overrides the configuration (same names as the process env).
  * Each call gets its own Redis key prefix, so tests never see each other's keys.
@@ -97,10 +109,10 @@ export const LOG_LEVELS = { debug: 20, info: 30, warn: 40, error: 50 } as const
 export async function build(
   t: Test,
   env: Record<string, string> = {},
-  logs?: ReturnType<typeof logCollector>,
+  { logs, testHooks = {} }: { logs?: ReturnType<typeof logCollector>; testHooks?: AppOptions['testHooks'] } = {},
 ): Promise<Server> {
   const config = await testConfig({ ...(logs ? { LOG_LEVEL: 'info' } : {}), ...env })
-  const server = await buildServer(config, logs ? { stream: logs.stream } : {})
+  const server = await buildServer(config, logs ? { stream: logs.stream } : {}, testHooks)
   t.teardown(() => server.close())
   await server.ready()
   return server
@@ -108,9 +120,8 @@ export async function build(
 
 /**
  * The configuration `build` uses: this file's services, a unique key prefix,
- * quiet logs, then `env`. Connection and command timeouts are more generous
- * than in production, so a loaded CI machine does not turn a slow answer into
- * a 503; the tests of those bounds set them explicitly.
+ * quiet logs, relaxed timeouts (see RELAXED_TIMEOUTS; the tests of those bounds
+ * set them explicitly), then `env`.
  */
 export async function testConfig(env: Record<string, string> = {}): Promise<Config> {
   const { databaseUrl, redisUrl } = await services()
@@ -119,9 +130,7 @@ export async function testConfig(env: Record<string, string> = {}): Promise<Conf
     REDIS_URL: redisUrl,
     REDIS_KEY_PREFIX: `test:${randomUUID()}:`,
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
-    DB_CONNECT_TIMEOUT_MS: '5000',
-    DB_STATEMENT_TIMEOUT_MS: '5000',
-    REDIS_COMMAND_TIMEOUT_MS: '3000',
+    ...RELAXED_TIMEOUTS,
     ...env,
   })
 }
@@ -149,5 +158,53 @@ export async function eventually(check: () => Promise<void>, timeoutMs: number, 
       if (Date.now() - started > timeoutMs) throw err
       await new Promise((resolve) => setTimeout(resolve, intervalMs))
     }
+  }
+}
+
+export interface TcpProxy {
+  /** `host:port` to connect to instead of the target. */
+  address: string
+  /** Drops every connection and refuses new ones: the target becomes unreachable, with its data intact. */
+  cut(): void
+  /** Lets connections through again. */
+  restore(): void
+}
+
+/**
+ * A TCP proxy to `target` (`host:port`) that a test can cut and restore, to take
+ * a service away from one client, mid-test, without stopping the service.
+ */
+export async function tcpProxy(t: Test, target: string): Promise<TcpProxy> {
+  const { hostname, port } = new URL(`tcp://${target}`)
+  const sockets = new Set<Socket>()
+  let open = true
+  const track = (socket: Socket) => {
+    sockets.add(socket)
+    socket.on('close', () => sockets.delete(socket))
+    socket.on('error', () => socket.destroy())
+  }
+  const server = createServer((client) => {
+    if (!open) return client.destroy()
+    const upstream = connect(Number(port), hostname)
+    track(client)
+    track(upstream)
+    client.on('close', () => upstream.destroy())
+    upstream.on('close', () => client.destroy())
+    client.pipe(upstream).pipe(client)
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => {
+    for (const socket of sockets) socket.destroy()
+    server.close()
+  })
+  return {
+    address: `127.0.0.1:${(server.address() as { port: number }).port}`,
+    cut() {
+      open = false
+      for (const socket of sockets) socket.destroy()
+    },
+    restore() {
+      open = true
+    },
   }
 }

@@ -7,7 +7,12 @@ const packageJson = JSON.parse(await readFile(new URL('../package.json', import.
 
 const ROUTES: Record<string, Record<string, string[]>> = {
   '/': { get: ['200', '429'] },
-  '/users': { get: ['200', '429', '500', '503'] },
+  '/users': { get: ['200', '400', '429', '500', '503'], post: ['201', '400', '409', '413', '429', '500', '503'] },
+  '/users/{id}': {
+    get: ['200', '400', '404', '429', '500', '503'],
+    patch: ['200', '400', '404', '409', '413', '429', '500', '503'],
+    delete: ['204', '400', '404', '429', '500', '503'],
+  },
   '/cache': { post: ['201', '400', '413', '429', '500', '503'] },
   '/cache/{key}': { get: ['200', '400', '404', '429', '500', '503'] },
   '/health': { get: ['200', '500', '503'] },
@@ -38,7 +43,9 @@ t.test('/docs/json is a valid OpenAPI 3 document describing every route', async 
       for (const [status, response] of Object.entries<{ content?: Record<string, { schema?: unknown }> }>(
         operation.responses,
       )) {
-        t.ok(response.content?.['application/json']?.schema, `${method.toUpperCase()} ${path} ${status} has a schema`)
+        const operationName = `${method.toUpperCase()} ${path} ${status}`
+        if (status === '204') t.notOk(response.content, `${operationName} has no body`)
+        else t.ok(response.content?.['application/json']?.schema, `${operationName} has a schema`)
       }
     }
   }
@@ -57,6 +64,26 @@ t.test('/docs/json is a valid OpenAPI 3 document describing every route', async 
   t.notOk(document.paths['/metrics'], '/metrics is not part of the API document')
   t.match(document.paths['/cache/{key}'].get.parameters, [{ name: 'key', in: 'path', required: true }])
   t.ok(document.components.schemas.ErrorResponse, 'errors share one schema')
+
+  const users = document.paths['/users']
+  t.match(
+    users.get.parameters.map((p: { name: string; in: string; required?: boolean }) => [p.name, p.in, !!p.required]),
+    [
+      ['limit', 'query', false],
+      ['offset', 'query', false],
+      ['department', 'query', false],
+    ],
+  )
+  t.ok(users.post.requestBody.content['application/json'].schema, 'POST /users body schema')
+  t.match(users.post.responses['201'].headers, { location: { schema: { type: 'string' } } }, 'Location documented')
+  const user = document.paths['/users/{id}']
+  t.match(user.get.parameters, [{ name: 'id', in: 'path', required: true, schema: { type: 'integer', minimum: 1 } }])
+  t.match(
+    user.get.responses['200'].headers,
+    { 'x-cache': { schema: { enum: ['hit', 'miss', 'bypass'] } } },
+    'x-cache documented',
+  )
+  t.ok(user.patch.requestBody.content['application/json'].schema, 'PATCH /users/{id} body schema')
 })
 
 t.test('/docs serves the Swagger UI', async (t) => {

@@ -99,7 +99,7 @@ t.test('RATE_LIMIT_MAX=0 turns rate limiting off', async (t) => {
 t.test('Redis unreachable: requests are served unlimited (fail open), with a warning, never a 500', async (t) => {
   const logs = logCollector()
   const port = await freePort()
-  const app = await build(t, { RATE_LIMIT_MAX: '2', REDIS_URL: `redis://127.0.0.1:${port}` }, logs)
+  const app = await build(t, { RATE_LIMIT_MAX: '2', REDIS_URL: `redis://127.0.0.1:${port}` }, { logs })
   for (let i = 0; i < 6; i++) {
     const res = await get(app, '/users')
     t.equal(res.statusCode, 200, `request ${i + 1} is served`)
@@ -113,7 +113,7 @@ t.test('Redis unreachable: requests are served unlimited (fail open), with a war
 
 t.test('a Redis outage while running: fail open, then limits apply again when it is back', async (t) => {
   const logs = logCollector()
-  const app = await build(t, { RATE_LIMIT_MAX: '3', RATE_LIMIT_WINDOW_MS: '60000' }, logs)
+  const app = await build(t, { RATE_LIMIT_MAX: '3', RATE_LIMIT_WINDOW_MS: '60000' }, { logs })
   t.equal((await get(app, '/')).headers['x-ratelimit-remaining'], '2')
 
   const ended = once(app.redis, 'end')

@@ -58,7 +58,7 @@ t.test('every log line of a request carries its id', async (t) => {
   // Redis unreachable: the request fails, so it logs more than its start and end.
   const logs = logCollector()
   const port = await freePort()
-  const app = await build(t, { REDIS_URL: `redis://127.0.0.1:${port}` }, logs)
+  const app = await build(t, { REDIS_URL: `redis://127.0.0.1:${port}` }, { logs })
   const before = logs.lines.length
 
   const res = await app.inject({ method: 'GET', url: '/cache/k', headers: { 'x-request-id': 'req-log-1' } })

@@ -21,6 +21,16 @@ t.test('GET / describes the service with the original fields', async (t) => {
     health_ready: '/health/ready',
     metrics: '/metrics',
   })
+  t.match(
+    body.endpoints,
+    {
+      user_get: '/users/<id>',
+      user_create: '/users (POST)',
+      user_update: '/users/<id> (PATCH)',
+      user_delete: '/users/<id> (DELETE)',
+    },
+    'and the user routes added since',
+  )
   t.same(body.services, { web: 'Fastify API', db: 'PostgreSQL 15', cache: 'Redis 7' })
 })
 

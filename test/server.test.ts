@@ -75,7 +75,8 @@ t.test(
   { skip: existsSync(SCRIPT) ? false : `needs ${SCRIPT} (util-linux) for a pseudo-terminal` },
   async (t) => {
     const server = await startServer(t, {}, { terminal: true })
-    const res = await fetch(`${server.baseUrl}/health/live`, { headers: { 'x-request-id': 'pretty-log-1' } })
+    // Not /health/live: it logs only warnings.
+    const res = await fetch(`${server.baseUrl}/health`, { headers: { 'x-request-id': 'pretty-log-1' } })
     t.equal(res.status, 200)
     await eventually(async () => {
       if (!server.output().includes('request completed')) throw new Error('not logged yet')
@@ -112,6 +113,8 @@ t.test('a request in flight when SIGTERM arrives still gets its answer', async (
   const { port } = silent.address() as { port: number }
   const server = await startServer(t, {
     DATABASE_URL: `postgres://x:y@127.0.0.1:${port}/z`,
+    // Longer than the 1 s health check, so the check's own timeout is what answers.
+    DB_CONNECT_TIMEOUT_MS: '3000',
     MIGRATE_ON_START: 'false',
   })
   const inFlight = fetch(`${server.baseUrl}/health`)

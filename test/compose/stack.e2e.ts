@@ -39,6 +39,22 @@ const SHUTDOWN_WITHIN_MS = 5000
 const README = {
   info: fromReadme('curl http://127.0.0.1:5000/'),
   users: fromReadme('curl http://127.0.0.1:5000/users'),
+  usersPage: fromReadme('curl "http://127.0.0.1:5000/users?department=Design&limit=1&offset=1"'),
+  userCreate: fromReadme(
+    [
+      'curl -X POST http://127.0.0.1:5000/users \\',
+      '  -H "Content-Type: application/json" \\',
+      `  -d '{"username": "nsouza", "email": "nina.souza@empresa.com", "full_name": "Nina Souza"}'`,
+    ].join('\n'),
+  ),
+  userRead: fromReadme('curl -i http://127.0.0.1:5000/users/11'),
+  userPatch: fromReadme(
+    [
+      'curl -X PATCH http://127.0.0.1:5000/users/11 \\',
+      `  -H "Content-Type: application/json" -d '{"department": "QA"}'`,
+    ].join('\n'),
+  ),
+  userDelete: fromReadme('curl -X DELETE http://127.0.0.1:5000/users/11'),
   cacheSet: fromReadme(
     [
       'curl -X POST http://127.0.0.1:5000/cache \\',
@@ -215,6 +231,21 @@ step("the README's curl examples work through 127.0.0.1:5000", async () => {
   const users = await curlJson(README.users)
   assert.equal(users.total, 10)
   assert.equal((users.users as unknown[]).length, 10)
+  const page = await curlJson(README.usersPage)
+  assert.equal(page.limit, 1)
+  assert.equal(page.offset, 1)
+  assert.equal((page.users as Array<{ department: string }>)[0].department, 'Design')
+
+  const created = await curlJson(README.userCreate)
+  assert.equal(created.id, 11, 'the first user created on a fresh stack')
+  assert.equal(created.username, 'nsouza')
+  const read = await runReadme(README.userRead, { timeoutMs: 30_000 })
+  assert.match(read.stdout, /^HTTP\/1\.1 200/)
+  assert.match(read.stdout, /^x-cache: (miss|hit|bypass)/im)
+  assert.equal((await curlJson(README.userPatch)).department, 'QA')
+  const deleted = await runReadme(README.userDelete, { timeoutMs: 30_000 })
+  assert.equal(deleted.stdout, '', 'DELETE answers 204, no body')
+  assert.equal((await getJson('/users/11')).status, 404)
 
   assert.deepEqual(await curlJson(README.cacheSet), { message: 'Data cached successfully', key: 'user:1', ttl: 300 })
   const cached = await curlJson(README.cacheGet)

@@ -1,0 +1,136 @@
+import { randomUUID } from 'node:crypto'
+import fp from 'fastify-plugin'
+import type { Result } from 'ioredis'
+import type { User } from './users.ts'
+
+/** Where a read was served from: the cache, Postgres then cached, or Postgres alone (cache unusable). */
+export type CacheOutcome = 'hit' | 'miss' | 'bypass'
+
+export interface UserCache {
+  /**
+   * Cache-aside read: the cached user, else `load()` from Postgres, cached when it
+   * found one (a missing user is never cached). Redis failures never fail it.
+   */
+  read(id: number, load: () => Promise<User | null>): Promise<{ user: User | null; cache: CacheOutcome }>
+  /** To call once a write to the user has committed. Never throws: a failure is retried. */
+  invalidate(id: number): Promise<void>
+}
+
+export interface UserCacheOptions {
+  ttlSeconds: number
+  /** For tests only: runs after a miss has read Postgres, before it fills the cache. */
+  beforeFill?: (id: number) => Promise<void>
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    userCache: UserCache
+  }
+}
+
+declare module 'ioredis' {
+  interface RedisCommander<Context> {
+    fillUserIfUnchanged(
+      entryKey: string,
+      versionKey: string,
+      seenVersion: string,
+      user: string,
+      ttlSeconds: number,
+    ): Result<number, Context>
+  }
+}
+
+// Internal keys, outside the public `cache:` namespace.
+const entryKey = (id: number) => `users:${id}`
+const versionKey = (id: number) => `users:${id}:version`
+
+// Every write stamps the user's version key with a new random value. A miss
+// notes the version before it reads Postgres and fills the cache only if the
+// version is still the same, so a row read before a write cannot be cached after
+// that write's invalidation. Random values (not a counter) cannot come back to
+// a value a reader noted, even if Redis restarts empty. The version outlives any
+// read in flight by far.
+const VERSION_TTL_SECONDS = 24 * 3600
+
+const FILL_IF_UNCHANGED = `
+if (redis.call('GET', KEYS[2]) or '') ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[3])
+return 1
+`
+
+const RETRY_INVALIDATION_MS = 1000
+
+export default fp(
+  async function userCachePlugin(fastify, { ttlSeconds, beforeFill }: UserCacheOptions) {
+    const redis = fastify.redis
+    const log = fastify.log.child({ plugin: 'user-cache' })
+    redis.defineCommand('fillUserIfUnchanged', { numberOfKeys: 2, lua: FILL_IF_UNCHANGED })
+
+    // Users whose invalidation failed. Until it succeeds, their cached entry may
+    // be stale: reads of them bypass the cache, and a timer retries.
+    const pending = new Set<number>()
+    let retryTimer: NodeJS.Timeout | undefined
+    let closing = false
+
+    async function tryInvalidate(id: number): Promise<boolean> {
+      try {
+        const replies = await redis
+          .multi()
+          .set(versionKey(id), randomUUID(), 'EX', VERSION_TTL_SECONDS)
+          .del(entryKey(id))
+          .exec()
+        const failed = replies?.find(([err]) => err)
+        if (!replies || failed) throw failed?.[0] ?? new Error('transaction aborted')
+        pending.delete(id)
+        return true
+      } catch (err) {
+        if (!pending.has(id)) log.warn({ err, id }, 'user cache invalidation failed, retrying')
+        pending.add(id)
+        if (!closing) retryTimer ??= setTimeout(retryPending, RETRY_INVALIDATION_MS).unref()
+        return false
+      }
+    }
+
+    async function retryPending() {
+      retryTimer = undefined
+      for (const id of pending) {
+        if (!(await tryInvalidate(id))) return
+      }
+      log.info('pending user cache invalidations done')
+    }
+
+    async function read(id: number, load: () => Promise<User | null>) {
+      if (pending.has(id) && !(await tryInvalidate(id))) return { user: await load(), cache: 'bypass' as const }
+
+      let cached: string | null
+      let seenVersion: string | null
+      try {
+        ;[cached, seenVersion] = await redis.mget(entryKey(id), versionKey(id))
+      } catch (err) {
+        log.debug({ err, id }, 'user cache unavailable, reading Postgres')
+        return { user: await load(), cache: 'bypass' as const }
+      }
+      if (cached !== null) return { user: JSON.parse(cached) as User, cache: 'hit' as const }
+
+      const user = await load()
+      if (user) {
+        await beforeFill?.(id)
+        await redis
+          .fillUserIfUnchanged(entryKey(id), versionKey(id), seenVersion ?? '', JSON.stringify(user), ttlSeconds)
+          .catch((err) => log.debug({ err, id }, 'user cache fill failed'))
+      }
+      return { user, cache: 'miss' as const }
+    }
+
+    async function invalidate(id: number) {
+      await tryInvalidate(id)
+    }
+
+    fastify.decorate('userCache', { read, invalidate })
+    fastify.addHook('onClose', async () => {
+      closing = true
+      clearTimeout(retryTimer)
+    })
+  },
+  { name: 'user-cache', dependencies: ['cache'], fastify: '5.x' },
+)

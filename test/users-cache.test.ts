@@ -1,0 +1,141 @@
+import { randomUUID } from 'node:crypto'
+import t from 'tap'
+import { build, RELAXED_TIMEOUTS, type Server } from './helper.ts'
+
+async function createUser(app: Server, fields: Record<string, unknown> = {}) {
+  const tag = randomUUID().slice(0, 8)
+  const res = await app.inject({
+    method: 'POST',
+    url: '/users',
+    payload: { username: `cache.${tag}`, email: `cache.${tag}@example.com`, ...fields },
+  })
+  if (res.statusCode !== 201) throw new Error(`POST /users: ${res.statusCode} ${res.body}`)
+  return res.json()
+}
+
+async function read(app: Server, id: number) {
+  const res = await app.inject({ method: 'GET', url: `/users/${id}` })
+  return { status: res.statusCode, cache: res.headers['x-cache'], user: res.json() }
+}
+
+// One app for most tests: each works on users of its own.
+const app = await build(t, RELAXED_TIMEOUTS)
+
+t.test('GET /users/:id: a miss reads Postgres and fills the cache, the next read is a hit', async (t) => {
+  const user = await createUser(app, { full_name: 'Cached Person' })
+  const first = await read(app, user.id)
+  t.match(first, { status: 200, cache: 'miss', user })
+  const second = await read(app, user.id)
+  t.match(second, { status: 200, cache: 'hit' })
+  t.same(second.user, first.user, 'the same JSON either way')
+
+  const ttl = await app.redis.ttl(`users:${user.id}`)
+  t.ok(ttl > 0 && ttl <= 30, `the entry expires within USERS_CACHE_TTL_SECONDS (30 s): ${ttl}`)
+})
+
+t.test('USERS_CACHE_TTL_SECONDS sets how long an entry lives', async (t) => {
+  const shortLived = await build(t, { ...RELAXED_TIMEOUTS, USERS_CACHE_TTL_SECONDS: '1' })
+  const user = await createUser(shortLived)
+  t.equal((await read(shortLived, user.id)).cache, 'miss')
+  t.equal((await read(shortLived, user.id)).cache, 'hit')
+  await new Promise((resolve) => setTimeout(resolve, 1100))
+  t.equal((await read(shortLived, user.id)).cache, 'miss', 'expired')
+})
+
+t.test('a read right after a write sees the write: PATCH and DELETE drop the cached entry', async (t) => {
+  const user = await createUser(app, { department: 'Before' })
+  await read(app, user.id)
+  t.equal((await read(app, user.id)).cache, 'hit', 'cached')
+
+  await app.inject({ method: 'PATCH', url: `/users/${user.id}`, payload: { department: 'After' } })
+  const afterPatch = await read(app, user.id)
+  t.match(afterPatch, { status: 200, cache: 'miss', user: { department: 'After' } })
+  t.match(await read(app, user.id), { cache: 'hit', user: { department: 'After' } })
+
+  t.equal((await app.inject({ method: 'DELETE', url: `/users/${user.id}` })).statusCode, 204)
+  t.equal((await read(app, user.id)).status, 404, 'a deleted user is never served from the cache')
+})
+
+t.test('a missing user is not cached, so a user created later is readable at once', async (t) => {
+  const absent = 2_000_000_000
+  t.equal((await read(app, absent)).status, 404)
+  t.equal(await app.redis.exists(`users:${absent}`), 0, 'no entry for a 404')
+
+  const user = await createUser(app)
+  t.match(await read(app, user.id), { status: 200, cache: 'miss', user })
+})
+
+t.test('the users cache is internal: GET /cache/users:1 cannot read it, POST /cache cannot overwrite it', async (t) => {
+  const seed = await read(app, 1)
+  t.match(seed, { status: 200, user: { id: 1, username: 'jsilva' } })
+  t.ok(await app.redis.get('users:1'), "the entry exists, at users:1 under the service's prefix")
+
+  for (const publicKey of ['users:1', 'users:1:version']) {
+    const res = await app.inject({ method: 'GET', url: `/cache/${encodeURIComponent(publicKey)}` })
+    t.equal(res.statusCode, 404, `GET /cache/${publicKey}`)
+  }
+  const write = await app.inject({
+    method: 'POST',
+    url: '/cache',
+    payload: { key: 'users:1', value: { id: 1, username: 'forged' } },
+  })
+  t.equal(write.statusCode, 201)
+  t.match(await read(app, 1), { cache: 'hit', user: { username: 'jsilva' } }, 'still the real user')
+})
+
+t.test('a read that raced a write cannot put the old row back into the cache', async (t) => {
+  // The classic cache-aside race, forced: the read misses and loads the row from
+  // Postgres; before it fills the cache, a write commits and invalidates; then
+  // the read fills. Without protection the old row would be cached until the TTL.
+  const interleavings = [
+    {
+      write: 'PATCH',
+      request: (id: number) => ({ method: 'PATCH' as const, url: `/users/${id}`, payload: { full_name: 'New' } }),
+    },
+    { write: 'DELETE', request: (id: number) => ({ method: 'DELETE' as const, url: `/users/${id}` }) },
+  ]
+  for (const { write, request } of interleavings) {
+    t.test(`a ${write} between the read's database read and its cache fill`, async (t) => {
+      let writeDuringRead: (() => Promise<number>) | undefined
+      const racy = await build(t, RELAXED_TIMEOUTS, {
+        testHooks: {
+          beforeUserCacheFill: async () => {
+            const runWrite = writeDuringRead
+            writeDuringRead = undefined
+            if (runWrite) t.ok([200, 204].includes(await runWrite()), `the ${write} succeeds while the read waits`)
+          },
+        },
+      })
+      const user = await createUser(racy, { full_name: 'Old' })
+      writeDuringRead = async () => (await racy.inject(request(user.id))).statusCode
+
+      const racing = await read(racy, user.id)
+      t.equal(writeDuringRead, undefined, 'the write ran between the database read and the fill')
+      t.match(racing, { status: 200, cache: 'miss', user: { full_name: 'Old' } }, 'the racing read began first')
+
+      const after = await read(racy, user.id)
+      if (write === 'DELETE') t.equal(after.status, 404, 'the deleted user is not served')
+      else t.match(after, { status: 200, user: { full_name: 'New' } }, 'the next read sees the write')
+      t.not(after.cache, 'hit', 'the old row was not cached')
+    })
+  }
+})
+
+t.test('concurrent reads and writes of one user never leave a stale entry behind', async (t) => {
+  const user = await createUser(app)
+  for (let round = 0; round < 25; round++) {
+    const full_name = `Version ${round}`
+    const requests = [
+      app.inject({ method: 'PATCH', url: `/users/${user.id}`, payload: { full_name } }),
+      ...Array.from({ length: 4 }, () => app.inject({ method: 'GET', url: `/users/${user.id}` })),
+    ]
+    const responses = await Promise.all(requests)
+    t.same(
+      responses.map((res) => res.statusCode),
+      [200, 200, 200, 200, 200],
+    )
+    for (let i = 0; i < 2; i++) {
+      t.equal((await read(app, user.id)).user.full_name, full_name, `round ${round}: the latest write`)
+    }
+  }
+})
