@@ -144,6 +144,16 @@ async function measure(url: string, endpoint: Endpoint): Promise<Result> {
   return load(url, endpoint, DURATION_S)
 }
 
+/** A Markdown table with aligned columns (as the formatter writes it): text left, numbers right. */
+function markdownTable(header: string[], rows: string[][]): string {
+  const widths = header.map((title, i) => Math.max(3, title.length, ...rows.map((row) => row[i].length)))
+  const line = (cells: string[]) =>
+    `| ${cells.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]) : cell.padStart(widths[i]))).join(' | ')} |`
+  const rule = `| ${widths.map((width, i) => (i === 0 ? '-'.repeat(width) : `${'-'.repeat(width - 1)}:`)).join(' | ')} |`
+  const title = `| ${header.map((cell, i) => cell.padEnd(widths[i])).join(' | ')} |`
+  return [title, rule, ...rows.map(line)].join('\n')
+}
+
 function machine() {
   return `${availableParallelism()} cores (${cpus()[0]?.model.trim()}), Node.js ${process.version}, ${process.platform}`
 }
@@ -234,13 +244,21 @@ async function bench() {
   const rows = present.map((endpoint) => {
     const r = results.get(endpoint.name) as Result
     const c = ceilings.get(endpoint.name) as Result
-    return `| ${endpoint.name} | ${r.requestsPerSecond.toFixed(0)} | ${r.p50} | ${r.p99} | ${r.errors} | ${Math.round(r.bytes)} | ${c.requestsPerSecond.toFixed(0)} | ${(r.requestsPerSecond / c.requestsPerSecond).toFixed(2)}x |`
+    return [
+      endpoint.name,
+      r.requestsPerSecond.toFixed(0),
+      String(r.p50),
+      String(r.p99),
+      String(r.errors),
+      String(Math.round(r.bytes)),
+      c.requestsPerSecond.toFixed(0),
+      `${(r.requestsPerSecond / c.requestsPerSecond).toFixed(2)}x`,
+    ]
   })
-  const table = [
-    '| endpoint | req/s | p50 ms | p99 ms | errors | bytes/resp | ceiling req/s | ratio to ceiling |',
-    '|---|---:|---:|---:|---:|---:|---:|---:|',
-    ...rows,
-  ].join('\n')
+  const table = markdownTable(
+    ['endpoint', 'req/s', 'p50 ms', 'p99 ms', 'errors', 'bytes/resp', 'ceiling req/s', 'ratio to ceiling'],
+    rows,
+  )
   const summary = [
     `${CONNECTIONS} connections, no pipelining, ${WARMUP_S} s warm-up then ${DURATION_S} s per row; load generator`,
     `(autocannon), server, Postgres and Redis on the same machine: ${machine()}.`,
