@@ -40,15 +40,12 @@ export default fp(
         await redis.set(PUBLIC_NAMESPACE + key, JSON.stringify(value), 'EX', ttlSeconds).catch(unavailable)
       },
       async get(key) {
-        // GET and TTL in one round trip.
-        const replies = await redis
-          .pipeline()
-          .get(PUBLIC_NAMESPACE + key)
-          .ttl(PUBLIC_NAMESPACE + key)
-          .exec()
-          .catch(unavailable)
-        const [[getError, stored], [ttlError, ttl]] = replies as [[Error | null, string | null], [Error | null, number]]
-        if (getError || ttlError) unavailable(getError ?? ttlError)
+        // GET and TTL in one round trip: issued in the same tick, the client's
+        // auto-pipelining sends them in one write.
+        const [stored, ttl] = await Promise.all([
+          redis.get(PUBLIC_NAMESPACE + key),
+          redis.ttl(PUBLIC_NAMESPACE + key),
+        ]).catch(unavailable)
         if (stored === null) return null
         // The key may expire between GET and TTL: report 0 seconds left then.
         return { value: JSON.parse(stored), ttl: Math.max(ttl, 0) }

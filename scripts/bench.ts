@@ -2,8 +2,9 @@
 // logs) on real Postgres and Redis, endpoint by endpoint, at 32 connections
 // without pipelining, next to a ceiling: bare Fastify answering a constant body
 // of the same size. Prints a table and writes it to BENCHMARKS.md.
-// Postgres and Redis: DATABASE_URL and REDIS_URL when set, else containers.
-// Options: --duration <s> (per run, default 8), --soak <s> (instead: mixed
+// Postgres and Redis: DATABASE_URL and REDIS_URL when both are set, else containers.
+// Options: --duration <s> (per run, default 3), --rounds <n> (default 3),
+// --warmup <s> (default 1), --soak <s> (instead: mixed
 // traffic for that long, sampling the server's RSS, to show whether it grows).
 import { type ChildProcess, spawn } from 'node:child_process'
 import { once } from 'node:events'
@@ -13,19 +14,24 @@ import { availableParallelism, cpus } from 'node:os'
 import { parseArgs } from 'node:util'
 import autocannon from 'autocannon'
 import pg from 'pg'
-import { postgresContainer, redisContainer } from '../test/containers.ts'
+import { GenericContainer, Wait } from 'testcontainers'
+import { POSTGRES_IMAGE, REDIS_IMAGE } from '../test/containers.ts'
 
 const { values: options } = parseArgs({
   options: {
-    duration: { type: 'string', default: '8' },
-    warmup: { type: 'string', default: '2' },
+    duration: { type: 'string', default: '3' },
+    rounds: { type: 'string', default: '3' },
+    warmup: { type: 'string', default: '1' },
     connections: { type: 'string', default: '32' },
     soak: { type: 'string' },
     output: { type: 'string', default: 'BENCHMARKS.md' },
   },
 })
+// The app runs as `npm start` runs it (node's flags included), minus npm.
+const START_ARGS: string[] = JSON.parse(readFileSync('package.json', 'utf8')).scripts.start.split(' ').slice(1)
 const DURATION_S = Number(options.duration)
 const WARMUP_S = Number(options.warmup)
+const ROUNDS = Number(options.rounds)
 const CONNECTIONS = Number(options.connections)
 
 interface Endpoint {
@@ -65,14 +71,40 @@ async function freePort(): Promise<number> {
   })
 }
 
-async function services(): Promise<{ databaseUrl: string; redisUrl: string }> {
+/**
+ * Postgres and Redis on the host's network, listening on 127.0.0.1 only: the
+ * app reaches them directly, as web reaches db and cache on compose's network.
+ * (Through published ports, Docker's userland proxy would relay every packet
+ * and take about a third of a core under this load.)
+ */
+async function hostNetworkServices(): Promise<{ postgresUrl: string; redisUrl: string }> {
+  const [pgPort, redisPort] = [await freePort(), await freePort()]
   const [postgres, redis] = await Promise.all([
-    process.env.DATABASE_URL ? undefined : postgresContainer().start(),
-    process.env.REDIS_URL ? undefined : redisContainer().start(),
+    new GenericContainer(POSTGRES_IMAGE)
+      .withNetworkMode('host')
+      .withEnvironment({ POSTGRES_PASSWORD: 'bench' })
+      .withCommand(['postgres', '-c', `port=${pgPort}`, '-c', 'listen_addresses=127.0.0.1'])
+      .withWaitStrategy(Wait.forLogMessage(/database system is ready to accept connections/, 2))
+      .start(),
+    new GenericContainer(REDIS_IMAGE)
+      .withNetworkMode('host')
+      .withCommand(['redis-server', '--port', String(redisPort), '--bind', '127.0.0.1', '--save', ''])
+      .withWaitStrategy(Wait.forLogMessage(/Ready to accept connections/))
+      .start(),
   ])
-  if (postgres) cleanups.push(() => postgres.stop())
-  if (redis) cleanups.push(() => redis.stop())
-  const serverUrl = process.env.DATABASE_URL ?? postgres?.getConnectionUri() ?? ''
+  cleanups.push(
+    () => postgres.stop(),
+    () => redis.stop(),
+  )
+  return {
+    postgresUrl: `postgres://postgres:bench@127.0.0.1:${pgPort}/postgres`,
+    redisUrl: `redis://127.0.0.1:${redisPort}`,
+  }
+}
+
+async function services(): Promise<{ databaseUrl: string; redisUrl: string }> {
+  const containers = process.env.DATABASE_URL && process.env.REDIS_URL ? undefined : await hostNetworkServices()
+  const serverUrl = process.env.DATABASE_URL ?? containers?.postgresUrl ?? ''
   // A database of its own, so the bench never touches anyone's data.
   const database = `bench_${process.pid}`
   const admin = new pg.Client({ connectionString: serverUrl })
@@ -88,17 +120,22 @@ async function services(): Promise<{ databaseUrl: string; redisUrl: string }> {
   })
   const url = new URL(serverUrl)
   url.pathname = `/${database}`
-  return { databaseUrl: url.toString(), redisUrl: process.env.REDIS_URL ?? redis?.getConnectionUrl() ?? '' }
+  return { databaseUrl: url.toString(), redisUrl: process.env.REDIS_URL ?? containers?.redisUrl ?? '' }
 }
 
 /** Starts a node process whose stdout (the logs) goes to /dev/null; waits for the port to answer. */
-async function startProcess(args: string[], env: NodeJS.ProcessEnv, port: number): Promise<ChildProcess> {
+async function startProcess(
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  port: number,
+  probePath = '/health/live',
+): Promise<ChildProcess> {
   const child = spawn(process.execPath, args, { env, stdio: ['ignore', 'ignore', 'inherit'] })
   children.push(child)
   for (const deadline = Date.now() + 30_000; ; ) {
     if (child.exitCode !== null) throw new Error(`${args.join(' ')} exited with ${child.exitCode}`)
     try {
-      await fetch(`http://127.0.0.1:${port}/health/live`)
+      await fetch(`http://127.0.0.1:${port}${probePath}`)
       return child
     } catch {
       if (Date.now() > deadline) throw new Error(`${args.join(' ')} did not start`)
@@ -139,11 +176,6 @@ async function load(url: string, endpoint: Endpoint, seconds: number): Promise<R
   }
 }
 
-async function measure(url: string, endpoint: Endpoint): Promise<Result> {
-  await load(url, endpoint, WARMUP_S)
-  return load(url, endpoint, DURATION_S)
-}
-
 /** A Markdown table with aligned columns (as the formatter writes it): text left, numbers right. */
 function markdownTable(header: string[], rows: string[][]): string {
   const widths = header.map((title, i) => Math.max(3, title.length, ...rows.map((row) => row[i].length)))
@@ -174,7 +206,7 @@ async function bench() {
     // One client address sends everything here: a limit would only measure 429s.
     RATE_LIMIT_MAX: '0',
   }
-  const app = await startProcess(['dist/src/server.js'], appEnv, appPort)
+  const app = await startProcess(START_ARGS, appEnv, appPort)
   const base = `http://127.0.0.1:${appPort}`
   log(`app up (pid ${app.pid})`)
 
@@ -208,51 +240,61 @@ async function bench() {
     else log(`${endpoint.name}: ${res.status}, left out`)
   }
 
-  const results = new Map<string, Result>()
+  // Warm-up (JIT, pools, caches), which also gives each answer's size.
+  const sizes = new Map<string, number>()
   for (const endpoint of present) {
-    results.set(endpoint.name, await measure(`${base}${endpoint.path}`, endpoint))
-    log(`${endpoint.name}: ${results.get(endpoint.name)?.requestsPerSecond.toFixed(0)} req/s`)
+    sizes.set(endpoint.name, (await load(`${base}${endpoint.path}`, endpoint, WARMUP_S)).bytes)
   }
-  const appMemory = memory(app.pid as number)
-  await stopProcess(app)
 
   // The ceiling: bare Fastify, same logging, constant bodies of the same sizes.
   const ceilingPort = await freePort()
   const slug = (name: string) => name.replace(/[^a-z]+/gi, '-').toLowerCase()
-  const sizes = present.map((e) => `${slug(e.name)}=${Math.round(results.get(e.name)?.bytes ?? 0)}`)
-  const ceiling = spawn(process.execPath, ['scripts/bench-ceiling.ts', String(ceilingPort), ...sizes], {
-    env: { PATH: process.env.PATH, NODE_ENV: 'production' },
-    stdio: ['ignore', 'ignore', 'inherit'],
-  })
-  children.push(ceiling)
-  for (let i = 0; i < 100; i++) {
-    try {
-      await fetch(`http://127.0.0.1:${ceilingPort}/ceiling/${slug(present[0].name)}`)
-      break
-    } catch {
-      await new Promise((resolve) => setTimeout(resolve, 100))
+  const ceilingUrl = (endpoint: Endpoint) => `http://127.0.0.1:${ceilingPort}/ceiling/${slug(endpoint.name)}`
+  const ceiling = await startProcess(
+    [
+      'scripts/bench-ceiling.ts',
+      String(ceilingPort),
+      ...present.map((e) => `${slug(e.name)}=${Math.round(sizes.get(e.name) ?? 0)}`),
+    ],
+    { PATH: process.env.PATH, NODE_ENV: 'production' },
+    ceilingPort,
+    `/ceiling/${slug(present[0].name)}`,
+  )
+  for (const endpoint of present)
+    await load(ceilingUrl(endpoint), { ...endpoint, method: 'GET', body: undefined }, WARMUP_S)
+
+  // Rounds of app-then-ceiling pairs, endpoint after endpoint: a slow spell of
+  // the machine lands on both sides of a pair, and the median drops outliers.
+  const runs = new Map<string, { app: Result; ceiling: Result }[]>(present.map((e) => [e.name, []]))
+  for (let round = 1; round <= ROUNDS; round++) {
+    for (const endpoint of present) {
+      const appResult = await load(`${base}${endpoint.path}`, endpoint, DURATION_S)
+      const ceilingResult = await load(
+        ceilingUrl(endpoint),
+        { ...endpoint, method: 'GET', body: undefined },
+        DURATION_S,
+      )
+      runs.get(endpoint.name)?.push({ app: appResult, ceiling: ceilingResult })
     }
+    log(`round ${round} of ${ROUNDS} done`)
   }
-  const ceilings = new Map<string, Result>()
-  for (const endpoint of present) {
-    const url = `http://127.0.0.1:${ceilingPort}/ceiling/${slug(endpoint.name)}`
-    ceilings.set(endpoint.name, await measure(url, { ...endpoint, method: 'GET', body: undefined }))
-    log(`ceiling for ${endpoint.name}: ${ceilings.get(endpoint.name)?.requestsPerSecond.toFixed(0)} req/s`)
-  }
+  const appMemory = memory(app.pid as number)
+  await stopProcess(app)
   await stopProcess(ceiling)
 
+  const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]
   const rows = present.map((endpoint) => {
-    const r = results.get(endpoint.name) as Result
-    const c = ceilings.get(endpoint.name) as Result
+    const pairs = runs.get(endpoint.name) ?? []
+    const app = (field: keyof Result) => median(pairs.map((pair) => pair.app[field]))
     return [
       endpoint.name,
-      r.requestsPerSecond.toFixed(0),
-      String(r.p50),
-      String(r.p99),
-      String(r.errors),
-      String(Math.round(r.bytes)),
-      c.requestsPerSecond.toFixed(0),
-      `${(r.requestsPerSecond / c.requestsPerSecond).toFixed(2)}x`,
+      app('requestsPerSecond').toFixed(0),
+      String(app('p50')),
+      String(app('p99')),
+      String(pairs.reduce((sum, pair) => sum + pair.app.errors, 0)),
+      String(Math.round(sizes.get(endpoint.name) ?? 0)),
+      median(pairs.map((pair) => pair.ceiling.requestsPerSecond)).toFixed(0),
+      `${median(pairs.map((pair) => pair.app.requestsPerSecond / pair.ceiling.requestsPerSecond)).toFixed(2)}x`,
     ]
   })
   const table = markdownTable(
@@ -260,7 +302,8 @@ async function bench() {
     rows,
   )
   const summary = [
-    `${CONNECTIONS} connections, no pipelining, ${WARMUP_S} s warm-up then ${DURATION_S} s per row; load generator`,
+    `${CONNECTIONS} connections, no pipelining; per endpoint ${WARMUP_S} s of warm-up, then ${ROUNDS} rounds of ${DURATION_S} s`,
+    'on the app then on the ceiling, interleaved; each figure is the median of the rounds (errors: their sum); load generator',
     `(autocannon), server, Postgres and Redis on the same machine: ${machine()}.`,
     `Server peak RSS ${appMemory.peak.toFixed(0)} MiB (${appMemory.rss.toFixed(0)} MiB at the end).`,
   ].join('\n')
@@ -272,7 +315,7 @@ async function soak(seconds: number) {
   const { databaseUrl, redisUrl } = await services()
   const port = await freePort()
   const app = await startProcess(
-    ['dist/src/server.js'],
+    START_ARGS,
     {
       PATH: process.env.PATH,
       NODE_ENV: 'production',
@@ -352,5 +395,6 @@ try {
   log(`done in ${((Date.now() - started) / 1000).toFixed(0)} s; wrote ${options.output}`)
 } finally {
   for (const child of children) if (child.exitCode === null) child.kill('SIGKILL')
-  await Promise.all(cleanups.map((cleanup) => cleanup().catch(() => {})))
+  // Last in, first out: the database is dropped before its server stops.
+  for (const cleanup of cleanups.reverse()) await cleanup().catch(() => {})
 }

@@ -84,6 +84,11 @@ t.test("the Dockerfile's defaults and rules", async (t) => {
   t.match(dockerfile, `ARG NODE_IMAGE=${composeVariables.get('NODE_IMAGE')}`, 'same base image as compose')
   t.match(dockerfile, /^USER node$/m)
   t.match(dockerfile, /^HEALTHCHECK .*\n?.*CMD \["node", "-e", /m, 'a healthcheck without curl')
-  t.match(dockerfile, /^CMD \["node", "dist\/src\/server.js"\]$/m, 'node as the main process, never npm')
+  const startCommand = JSON.parse(read('package.json')).scripts.start.split(' ')
+  t.match(
+    dockerfile,
+    `\nCMD ${JSON.stringify(startCommand).replaceAll(',', ', ')}\n`,
+    'node as main process (never npm), as `npm start`',
+  )
   t.notMatch(dockerfile, /\bapk\b|\bapt-get\b/, 'nothing specific to one distribution')
 })
