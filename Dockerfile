@@ -43,5 +43,5 @@ HEALTHCHECK --interval=10s --timeout=10s --start-period=60s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.PORT || 5000) + '/health/live', { signal: AbortSignal.timeout(5000) }).then((res) => process.exit(res.status === 200 ? 0 : 1), () => process.exit(1))"]
 # node as the main process (never npm), which handles SIGTERM itself; run it
 # under an init process (compose `init: true`, `docker run --init`).
-# The V8 heap sizes of `npm start` (see README, Memory): test/compose-files.test.ts keeps them equal.
+# The V8 heap sizes of `npm start` (README: Performance and memory): test/compose-files.test.ts keeps them equal.
 CMD ["node", "--max-semi-space-size=4", "--max-old-space-size=256", "dist/src/server.js"]
