@@ -26,9 +26,24 @@ declare module 'fastify' {
  */
 export const PUBLIC_NAMESPACE = 'cache:'
 
+// Value and seconds left in one command: one round trip, and the two cannot
+// disagree (the key cannot expire between them).
+const GET_WITH_TTL = `
+  local value = redis.call('GET', KEYS[1])
+  if not value then return false end
+  return { value, redis.call('TTL', KEYS[1]) }`
+
+declare module 'ioredis' {
+  interface RedisCommander {
+    /** The value and its seconds left, or null when the key is absent. */
+    getWithTtl(key: string): Promise<[string, number] | null>
+  }
+}
+
 export default fp(
   async function cacheStorePlugin(fastify) {
     const redis = fastify.redis
+    redis.defineCommand('getWithTtl', { numberOfKeys: 1, lua: GET_WITH_TTL })
 
     // The error handler logs the 503 with its cause, under the request's id.
     function unavailable(err: unknown): never {
@@ -40,14 +55,10 @@ export default fp(
         await redis.set(PUBLIC_NAMESPACE + key, JSON.stringify(value), 'EX', ttlSeconds).catch(unavailable)
       },
       async get(key) {
-        // GET and TTL in one round trip: issued in the same tick, the client's
-        // auto-pipelining sends them in one write.
-        const [stored, ttl] = await Promise.all([
-          redis.get(PUBLIC_NAMESPACE + key),
-          redis.ttl(PUBLIC_NAMESPACE + key),
-        ]).catch(unavailable)
-        if (stored === null) return null
-        // The key may expire between GET and TTL: report 0 seconds left then.
+        const entry = await redis.getWithTtl(PUBLIC_NAMESPACE + key).catch(unavailable)
+        if (entry === null) return null
+        const [stored, ttl] = entry
+        // A key without an expiry (-1) cannot come from this API; report 0 seconds left then.
         return { value: JSON.parse(stored), ttl: Math.max(ttl, 0) }
       },
     }

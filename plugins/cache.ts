@@ -29,8 +29,9 @@ export default fp(
       // Fail fast while disconnected instead of queueing requests in memory.
       enableOfflineQueue: false,
       maxRetriesPerRequest: 1,
-      // Commands issued in the same tick share one write: fewer syscalls under load.
-      enableAutoPipelining: true,
+      // No enableAutoPipelining: it sends one batch at a time, so while Redis
+      // hangs each batch waits for the previous one to time out, and a request
+      // could wait twice REDIS_COMMAND_TIMEOUT_MS.
       commandTimeout: config.REDIS_COMMAND_TIMEOUT_MS,
       connectTimeout: config.REDIS_COMMAND_TIMEOUT_MS,
       // Reconnect forever, with a bounded delay, so the service heals by itself.

@@ -1,17 +1,6 @@
-import { randomUUID } from 'node:crypto'
 import t from 'tap'
 import { build, RELAXED_TIMEOUTS, type Server } from './helper.ts'
-
-async function createUser(app: Server, fields: Record<string, unknown> = {}) {
-  const tag = randomUUID().slice(0, 8)
-  const res = await app.inject({
-    method: 'POST',
-    url: '/users',
-    payload: { username: `cache.${tag}`, email: `cache.${tag}@example.com`, ...fields },
-  })
-  if (res.statusCode !== 201) throw new Error(`POST /users: ${res.statusCode} ${res.body}`)
-  return res.json()
-}
+import { createUser } from './users-fixtures.ts'
 
 async function read(app: Server, id: number) {
   const res = await app.inject({ method: 'GET', url: `/users/${id}` })

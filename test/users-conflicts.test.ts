@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import t from 'tap'
 import { build, RELAXED_TIMEOUTS } from './helper.ts'
+import { createUser, uniqueUser } from './users-fixtures.ts'
 
 // The original init.sql's usernames (the second ends in three Cyrillic letters).
 const SEED_USERNAMES = [
@@ -19,18 +20,6 @@ const SEED_USERNAMES = [
 // One app for the file: every test works on users of its own, so they can share it.
 const app = await build(t, RELAXED_TIMEOUTS)
 
-/** A username and email no other test uses. */
-function unique(label = 'user') {
-  const tag = randomUUID().slice(0, 8)
-  return { username: `${label}.${tag}`, email: `${label}.${tag}@example.com` }
-}
-
-async function createUser(fields: Record<string, unknown> = {}) {
-  const res = await app.inject({ method: 'POST', url: '/users', payload: { ...unique(), ...fields } })
-  if (res.statusCode !== 201) throw new Error(`POST /users: ${res.statusCode} ${res.body}`)
-  return res.json()
-}
-
 t.test('every seed username is valid: posting one again is a 409, not a 400', async (t) => {
   for (const username of SEED_USERNAMES) {
     const res = await app.inject({
@@ -44,7 +33,7 @@ t.test('every seed username is valid: posting one again is a 409, not a 400', as
 })
 
 t.test('a taken username or email is a 409 that names the field, ignoring letter case', async (t) => {
-  const taken = await createUser()
+  const taken = await createUser(app)
   const cases: [Record<string, string>, string, RegExp][] = [
     [{ username: taken.username }, 'USERNAME_TAKEN', /^username '.+' is already taken$/],
     [{ username: taken.username.toUpperCase() }, 'USERNAME_TAKEN', /^username '.+' is already taken$/],
@@ -54,7 +43,7 @@ t.test('a taken username or email is a 409 that names the field, ignoring letter
     [{ email: 'Joao.Silva@Empresa.com' }, 'EMAIL_TAKEN', /^email 'Joao.Silva@Empresa.com' is already taken$/],
   ]
   for (const [fields, code, message] of cases) {
-    const res = await app.inject({ method: 'POST', url: '/users', payload: { ...unique(), ...fields } })
+    const res = await app.inject({ method: 'POST', url: '/users', payload: { ...uniqueUser(), ...fields } })
     t.equal(res.statusCode, 409, JSON.stringify(fields))
     t.same(res.json(), { statusCode: 409, code, error: 'Conflict', message: res.json().message })
     t.match(res.json().message, message)
@@ -63,7 +52,7 @@ t.test('a taken username or email is a 409 that names the field, ignoring letter
 
 t.test('two concurrent POSTs with the same username: one 201, one 409, never a 5xx', async (t) => {
   for (let round = 0; round < 20; round++) {
-    const { username } = unique('race')
+    const { username } = uniqueUser('race')
     const responses = await Promise.all(
       [1, 2].map(() =>
         app.inject({
@@ -81,10 +70,10 @@ t.test('two concurrent POSTs with the same username: one 201, one 409, never a 5
 
 t.test('two concurrent POSTs with the same email (in different case): one 201, one 409 naming email', async (t) => {
   for (let round = 0; round < 10; round++) {
-    const { email } = unique('race')
+    const { email } = uniqueUser('race')
     const responses = await Promise.all(
       [email, email.toUpperCase()].map((address) =>
-        app.inject({ method: 'POST', url: '/users', payload: { username: unique().username, email: address } }),
+        app.inject({ method: 'POST', url: '/users', payload: { username: uniqueUser().username, email: address } }),
       ),
     )
     t.same(responses.map((res) => res.statusCode).sort(), [201, 409], `round ${round}`)
@@ -93,7 +82,7 @@ t.test('two concurrent POSTs with the same email (in different case): one 201, o
 })
 
 t.test('PATCH to another user’s username or email is a 409 naming the field, and changes nothing', async (t) => {
-  const [user, other] = [await createUser(), await createUser()]
+  const [user, other] = [await createUser(app), await createUser(app)]
   for (const [changes, code] of [
     [{ username: other.username }, 'USERNAME_TAKEN'],
     [{ email: other.email.toUpperCase(), full_name: 'Not Applied' }, 'EMAIL_TAKEN'],

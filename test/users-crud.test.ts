@@ -1,24 +1,13 @@
 import { randomUUID } from 'node:crypto'
 import t from 'tap'
 import { build, RELAXED_TIMEOUTS } from './helper.ts'
+import { createUser, uniqueUser } from './users-fixtures.ts'
 
 // One app for the file: every test works on users of its own, so they can share it.
 const app = await build(t, RELAXED_TIMEOUTS)
 
-/** A username and email no other test uses. */
-function unique(label = 'user') {
-  const tag = randomUUID().slice(0, 8)
-  return { username: `${label}.${tag}`, email: `${label}.${tag}@example.com` }
-}
-
-async function createUser(fields: Record<string, unknown> = {}) {
-  const res = await app.inject({ method: 'POST', url: '/users', payload: { ...unique(), ...fields } })
-  if (res.statusCode !== 201) throw new Error(`POST /users: ${res.statusCode} ${res.body}`)
-  return res.json()
-}
-
 t.test('POST /users creates a user: 201, the row, and a Location that reads it back', async (t) => {
-  const fields = { ...unique('nina'), full_name: 'Nina Souza', department: 'QA' }
+  const fields = { ...uniqueUser('nina'), full_name: 'Nina Souza', department: 'QA' }
   const res = await app.inject({ method: 'POST', url: '/users', payload: fields })
   t.equal(res.statusCode, 201)
   const user = res.json()
@@ -33,10 +22,10 @@ t.test('POST /users creates a user: 201, the row, and a Location that reads it b
 })
 
 t.test('POST /users with only username and email leaves the optional fields null', async (t) => {
-  const user = await createUser()
+  const user = await createUser(app)
   t.equal(user.full_name, null)
   t.equal(user.department, null)
-  const explicit = await createUser({ full_name: null, department: null })
+  const explicit = await createUser(app, { full_name: null, department: null })
   t.equal(explicit.full_name, null)
   t.equal(explicit.department, null)
 })
@@ -78,7 +67,7 @@ t.test('fields at their maximum lengths are accepted', async (t) => {
 })
 
 t.test('invalid users are 400 JSON errors that say which field is wrong', async (t) => {
-  const valid = () => unique()
+  const valid = () => uniqueUser()
   const cases: [string, unknown, RegExp][] = [
     ['no username', { email: valid().email }, /body must have required property 'username'/],
     ['no email', { username: valid().username }, /body must have required property 'email'/],
@@ -142,7 +131,7 @@ t.test('an id that is not a positive 32-bit integer is a 400 on every user route
 })
 
 t.test('PATCH /users/:id changes only the fields given; null clears an optional field', async (t) => {
-  const user = await createUser({ full_name: 'Old Name', department: 'QA' })
+  const user = await createUser(app, { full_name: 'Old Name', department: 'QA' })
 
   const renamed = await app.inject({ method: 'PATCH', url: `/users/${user.id}`, payload: { full_name: 'New Name' } })
   t.equal(renamed.statusCode, 200)
@@ -151,7 +140,7 @@ t.test('PATCH /users/:id changes only the fields given; null clears an optional 
   const cleared = await app.inject({ method: 'PATCH', url: `/users/${user.id}`, payload: { department: null } })
   t.same(cleared.json(), { ...user, full_name: 'New Name', department: null })
 
-  const fresh = unique('moved')
+  const fresh = uniqueUser('moved')
   const moved = await app.inject({ method: 'PATCH', url: `/users/${user.id}`, payload: fresh })
   t.same(moved.json(), { ...user, ...fresh, full_name: 'New Name', department: null })
 
@@ -159,7 +148,7 @@ t.test('PATCH /users/:id changes only the fields given; null clears an optional 
 })
 
 t.test('PATCH may keep a user’s own username or email, or change only their letter case', async (t) => {
-  const user = await createUser()
+  const user = await createUser(app)
   for (const changes of [
     { username: user.username, email: user.email },
     { username: user.username.toUpperCase() },
@@ -172,7 +161,7 @@ t.test('PATCH may keep a user’s own username or email, or change only their le
 })
 
 t.test('PATCH validates like POST, needs at least one field, and is a 404 for an absent user', async (t) => {
-  const user = await createUser()
+  const user = await createUser(app)
   const cases: [unknown, RegExp][] = [
     [{}, /body must NOT have fewer than 1 properties/],
     [{ username: 'x' }, /body\/username must NOT have fewer than 3/],
@@ -195,7 +184,7 @@ t.test('PATCH validates like POST, needs at least one field, and is a 404 for an
 })
 
 t.test('DELETE /users/:id is a 204 with no body; the user is gone; a second DELETE is a 404', async (t) => {
-  const user = await createUser()
+  const user = await createUser(app)
   t.equal((await app.inject({ method: 'GET', url: `/users/${user.id}` })).statusCode, 200)
 
   const res = await app.inject({ method: 'DELETE', url: `/users/${user.id}` })

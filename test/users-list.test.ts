@@ -1,25 +1,15 @@
 import { randomUUID } from 'node:crypto'
 import t from 'tap'
 import { build, RELAXED_TIMEOUTS } from './helper.ts'
+import { createUser } from './users-fixtures.ts'
 
 // One app for the file: every test works on users of its own, so they can share it.
 const app = await build(t, RELAXED_TIMEOUTS)
 
-async function createUser(fields: Record<string, unknown> = {}) {
-  const tag = randomUUID().slice(0, 8)
-  const res = await app.inject({
-    method: 'POST',
-    url: '/users',
-    payload: { username: `list.${tag}`, email: `list.${tag}@example.com`, ...fields },
-  })
-  if (res.statusCode !== 201) throw new Error(`POST /users: ${res.statusCode} ${res.body}`)
-  return res.json()
-}
-
 t.test('GET /users pages through the users in id order; total counts every match', async (t) => {
   const department = `dept-${randomUUID()}`
   const created = []
-  for (let i = 0; i < 5; i++) created.push(await createUser({ department }))
+  for (let i = 0; i < 5; i++) created.push(await createUser(app, { department }))
   const ids = created.map((user) => user.id)
 
   const page = async (query: string) => {

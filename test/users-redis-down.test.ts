@@ -2,21 +2,11 @@ import { randomUUID } from 'node:crypto'
 import type { InjectOptions } from 'fastify'
 import t from 'tap'
 import { build, eventually, freePort, RELAXED_TIMEOUTS, type Server, services, tcpProxy } from './helper.ts'
+import { createUser, uniqueUser } from './users-fixtures.ts'
 
 // Redis is an optimisation for the user routes, never a dependency.
 
 const { redisUrl } = await services()
-
-function newUser() {
-  const tag = randomUUID().slice(0, 8)
-  return { username: `down.${tag}`, email: `down.${tag}@example.com` }
-}
-
-async function createUser(app: Server, fields: Record<string, unknown> = {}) {
-  const res = await app.inject({ method: 'POST', url: '/users', payload: { ...newUser(), ...fields } })
-  if (res.statusCode !== 201) throw new Error(`POST /users: ${res.statusCode} ${res.body}`)
-  return res.json()
-}
 
 async function timed(app: Server, request: InjectOptions) {
   const started = Date.now()
@@ -31,7 +21,7 @@ t.test('with Redis stopped (nothing listening), every user route works from Post
     REDIS_URL: `redis://127.0.0.1:${port}`,
   })
 
-  const created = await timed(app, { method: 'POST', url: '/users', payload: newUser() })
+  const created = await timed(app, { method: 'POST', url: '/users', payload: uniqueUser() })
   t.equal(created.res.statusCode, 201, 'POST')
   const { id } = created.res.json()
 
@@ -74,7 +64,7 @@ t.test('when Redis becomes unreachable mid-test, user routes keep working, then 
   t.match(afterPatch, { statusCode: 200, headers: { 'x-cache': 'bypass' } })
   t.equal(afterPatch.json().full_name, 'Offline', 'and is read back at once')
 
-  const other = await app.inject({ method: 'POST', url: '/users', payload: newUser() })
+  const other = await app.inject({ method: 'POST', url: '/users', payload: uniqueUser() })
   t.equal(other.statusCode, 201)
   t.equal((await app.inject({ method: 'DELETE', url: `/users/${other.json().id}` })).statusCode, 204)
   t.equal((await app.inject({ method: 'GET', url: `/users/${other.json().id}` })).statusCode, 404)
