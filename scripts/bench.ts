@@ -371,26 +371,35 @@ async function soak(seconds: number) {
   return line
 }
 
+// BENCHMARKS.md: the bench's part, then `## Memory` with the soak's line; each
+// run rewrites its own part and keeps the other.
+const MEMORY_HEADING = '## Memory'
+
+function writeReport(part: { bench?: string; soak?: string }) {
+  let current = ''
+  try {
+    current = readFileSync(options.output, 'utf8')
+  } catch {}
+  const at = current.indexOf(`\n${MEMORY_HEADING}\n`)
+  const bench = part.bench ?? (at >= 0 ? current.slice(0, at) : current).trim()
+  const soak = part.soak ?? (at >= 0 ? current.slice(at + MEMORY_HEADING.length + 2).trim() : '')
+  writeFileSync(options.output, `${[bench, soak && `${MEMORY_HEADING}\n\n${soak}`].filter(Boolean).join('\n\n')}\n`)
+}
+
 try {
   if (options.soak) {
-    const line = await soak(Number(options.soak))
-    const current = readFileSync(options.output, 'utf8')
-    const marker = '\n## Memory\n'
-    const head = current.includes(marker) ? current.slice(0, current.indexOf(marker)) : current.trimEnd()
-    writeFileSync(options.output, `${head}\n${marker}\n${line}\n`)
+    writeReport({ soak: await soak(Number(options.soak)) })
   } else {
     const { table, summary } = await bench()
     const date = new Date().toISOString().slice(0, 10)
-    let memorySection = ''
-    try {
-      const current = readFileSync(options.output, 'utf8')
-      const marker = '\n## Memory\n'
-      if (current.includes(marker)) memorySection = current.slice(current.indexOf(marker))
-    } catch {}
-    writeFileSync(
-      options.output,
-      `# Benchmarks\n\nThe last \`npm run bench\` (${date}). Reproduce with \`npm run bench\`; the soak with \`npm run bench -- --soak 60\`.\n\n${table}\n\n${summary}\n${memorySection}`,
-    )
+    writeReport({
+      bench: [
+        '# Benchmarks',
+        `The last \`npm run bench\` (${date}). Reproduce with \`npm run bench\`; the soak with \`npm run bench -- --soak 60\`.`,
+        table,
+        summary,
+      ].join('\n\n'),
+    })
   }
   log(`done in ${((Date.now() - started) / 1000).toFixed(0)} s; wrote ${options.output}`)
 } finally {
