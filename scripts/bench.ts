@@ -9,13 +9,13 @@
 import { type ChildProcess, spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { readFileSync, writeFileSync } from 'node:fs'
-import { createServer } from 'node:net'
 import { availableParallelism, cpus } from 'node:os'
 import { parseArgs } from 'node:util'
 import autocannon from 'autocannon'
 import pg from 'pg'
 import { GenericContainer, Wait } from 'testcontainers'
 import { POSTGRES_IMAGE, REDIS_IMAGE } from '../test/containers.ts'
+import { freePort } from '../test/ports.ts'
 
 const { values: options } = parseArgs({
   options: {
@@ -58,17 +58,6 @@ process.on('exit', () => {
 
 function log(message: string) {
   console.error(`[bench ${((Date.now() - started) / 1000).toFixed(0).padStart(3)} s] ${message}`)
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer()
-    probe.once('error', reject)
-    probe.listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as { port: number }
-      probe.close(() => resolve(port))
-    })
-  })
 }
 
 /**

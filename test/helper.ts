@@ -8,6 +8,8 @@ import { buildServer } from '../src/build.ts'
 import { type Config, loadConfig } from '../src/config.ts'
 import { postgresContainer, redisContainer } from './containers.ts'
 
+export { freePort } from './ports.ts'
+
 export interface Services {
   /** A database of this test file's own, on the shared or the file's server. */
   databaseUrl: string
@@ -132,18 +134,6 @@ export async function testConfig(env: Record<string, string> = {}): Promise<Conf
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
     ...RELAXED_TIMEOUTS,
     ...env,
-  })
-}
-
-/** A TCP port nothing listens on (for "the service is unreachable" tests). */
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer()
-    probe.once('error', reject)
-    probe.listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as { port: number }
-      probe.close(() => resolve(port))
-    })
   })
 }
 

@@ -1,62 +1,9 @@
-import { type ChildProcess, spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { existsSync } from 'node:fs'
 import { stripVTControlCharacters } from 'node:util'
-import t, { type Test } from 'tap'
-import { eventually, freePort, services } from './helper.ts'
-
-interface RunningServer {
-  process: ChildProcess
-  baseUrl: string
-  output: () => string
-}
-
-// util-linux's script(1) runs a command on a pseudo-terminal.
-const SCRIPT = '/usr/bin/script'
-
-/**
- * Starts `node src/server.ts` as the container would (or, with `terminal`, as
- * a developer would, on a pseudo-terminal), and waits until it listens.
- */
-async function startServer(
-  t: Test,
-  env: Record<string, string> = {},
-  { terminal = false } = {},
-): Promise<RunningServer> {
-  const { databaseUrl, redisUrl } = await services()
-  const port = await freePort()
-  const [command, args] = terminal
-    ? [SCRIPT, ['-qfec', `exec ${process.execPath} src/server.ts`, '/dev/null']]
-    : [process.execPath, ['src/server.ts']]
-  const child = spawn(command, args, {
-    env: {
-      PATH: process.env.PATH,
-      PORT: String(port),
-      HOST: '127.0.0.1',
-      DATABASE_URL: databaseUrl,
-      REDIS_URL: redisUrl,
-      REDIS_KEY_PREFIX: `server-test-${port}:`,
-      ...env,
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  })
-  let output = ''
-  child.stdout.on('data', (chunk) => {
-    output += chunk
-  })
-  child.stderr.on('data', (chunk) => {
-    output += chunk
-  })
-  t.teardown(() => {
-    if (child.exitCode === null) child.kill('SIGKILL')
-  })
-  const deadline = Date.now() + 30_000 // generous: the CPU is shared
-  while (!output.includes('Server listening')) {
-    if (child.exitCode !== null || Date.now() > deadline) throw new Error(`server did not start:\n${output}`)
-    await new Promise((resolve) => setTimeout(resolve, 50))
-  }
-  return { process: child, baseUrl: `http://127.0.0.1:${port}`, output: () => output }
-}
+import t from 'tap'
+import { eventually } from './helper.ts'
+import { SCRIPT, startServer } from './server-process.ts'
 
 t.test('the server process serves HTTP and logs JSON lines', async (t) => {
   const server = await startServer(t)

@@ -1,8 +1,7 @@
-import { spawn } from 'node:child_process'
 import { once } from 'node:events'
 import http from 'node:http'
 import t from 'tap'
-import { freePort, services } from './helper.ts'
+import { startServer } from './server-process.ts'
 
 // SIGTERM to the real server process while a load generator keeps sending
 // requests: every request it accepted is answered, then new connections are
@@ -59,37 +58,15 @@ function send(agent: http.Agent, port: number, request: (typeof REQUESTS)[number
 }
 
 t.test('SIGTERM under load: nothing accepted is lost, then connections are refused, exit 0', async (t) => {
-  const { databaseUrl, redisUrl } = await services()
-  const port = await freePort()
-  const server = spawn(process.execPath, ['src/server.ts'], {
-    env: {
-      PATH: process.env.PATH,
-      PORT: String(port),
-      HOST: '127.0.0.1',
-      DATABASE_URL: databaseUrl,
-      REDIS_URL: redisUrl,
-      REDIS_KEY_PREFIX: `shutdown-${port}:`,
-      DB_CONNECT_TIMEOUT_MS: '5000',
-      REDIS_COMMAND_TIMEOUT_MS: '3000',
-      RATE_LIMIT_MAX: '0',
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
+  const {
+    process: server,
+    port,
+    output,
+  } = await startServer(t, {
+    DB_CONNECT_TIMEOUT_MS: '5000',
+    REDIS_COMMAND_TIMEOUT_MS: '3000',
+    RATE_LIMIT_MAX: '0',
   })
-  let output = ''
-  server.stdout.on('data', (chunk) => {
-    output += chunk
-  })
-  server.stderr.on('data', (chunk) => {
-    output += chunk
-  })
-  t.teardown(() => {
-    if (server.exitCode === null) server.kill('SIGKILL')
-  })
-  const deadline = Date.now() + 30_000
-  while (!output.includes('Server listening')) {
-    if (server.exitCode !== null || Date.now() > deadline) throw new Error(`server did not start:\n${output}`)
-    await new Promise((resolve) => setTimeout(resolve, 50))
-  }
 
   const agent = new http.Agent({ keepAlive: true, maxSockets: WORKERS })
   t.teardown(() => agent.destroy())
@@ -139,8 +116,8 @@ t.test('SIGTERM under load: nothing accepted is lost, then connections are refus
   )
   t.equal(code, 0, 'exit code 0')
   t.ok(exitMs < 8000, `within the shutdown deadline (${exitMs} ms)`)
-  t.match(output, /"signal":"SIGTERM".*"msg":"closing"/)
-  t.match(output, /"msg":"database pool closed"/)
-  t.match(output, /"msg":"redis connection closed"/)
+  t.match(output(), /"signal":"SIGTERM".*"msg":"closing"/)
+  t.match(output(), /"msg":"database pool closed"/)
+  t.match(output(), /"msg":"redis connection closed"/)
   await t.rejects(fetch(`http://127.0.0.1:${port}/`), 'nothing listens afterwards')
 })
