@@ -1,4 +1,5 @@
 import fp from 'fastify-plugin'
+import type { Result } from 'ioredis'
 import { CacheUnavailableError } from '../src/errors.ts'
 
 export interface CachedEntry {
@@ -34,9 +35,9 @@ const GET_WITH_TTL = `
   return { value, redis.call('TTL', KEYS[1]) }`
 
 declare module 'ioredis' {
-  interface RedisCommander {
+  interface RedisCommander<Context> {
     /** The value and its seconds left, or null when the key is absent. */
-    getWithTtl(key: string): Promise<[string, number] | null>
+    getWithTtl(key: string): Result<[string, number] | null, Context>
   }
 }
 

@@ -21,7 +21,10 @@ export const buildValidator: ValidatorFactory = (externalSchemas, options) => {
 }
 
 type Validate = ReturnType<ReturnType<typeof compilers>>
-type ValidationError = { instancePath: string; schemaPath: string; keyword: string; params: object; message: string }
+type ValidateFunction = ((data: unknown, context?: unknown) => boolean) & {
+  errors?: unknown[] | null
+  schemaEnv?: unknown
+}
 
 /**
  * Ajv coerces "1e309" to Infinity and then skips `minimum` and `maximum`
@@ -29,26 +32,32 @@ type ValidationError = { instancePath: string; schemaPath: string; keyword: stri
  * Postgres. A coerced part holding a non-finite number is rejected here.
  */
 function rejectingInfinity(validate: Validate): Validate {
-  const wrapped = ((data: unknown, context?: unknown) => {
-    const valid = (validate as (data: unknown, context?: unknown) => boolean)(data, context)
-    const name = valid && typeof data === 'object' && data !== null ? nonFiniteProperty(data) : undefined
-    const errors: ValidationError[] | null | undefined =
-      name === undefined
-        ? (validate as { errors?: ValidationError[] | null }).errors
-        : [
-            {
-              instancePath: `/${name}`,
-              schemaPath: '',
-              keyword: 'maximum',
-              params: {},
-              message: 'must be a finite number',
-            },
-          ]
-    Object.assign(wrapped, { errors })
-    return valid && name === undefined
-  }) as unknown as Validate
-  Object.assign(wrapped, { schemaEnv: (validate as { schemaEnv?: unknown }).schemaEnv })
-  return wrapped
+  const inner = validate as unknown as ValidateFunction
+  const wrapped: ValidateFunction = Object.assign(
+    (data: unknown, context?: unknown) => {
+      if (!inner(data, context)) {
+        wrapped.errors = inner.errors
+        return false
+      }
+      const name = typeof data === 'object' && data !== null ? nonFiniteProperty(data) : undefined
+      wrapped.errors =
+        name === undefined
+          ? null
+          : [
+              {
+                instancePath: `/${name}`,
+                schemaPath: '',
+                keyword: 'maximum',
+                params: {},
+                message: 'must be a finite number',
+              },
+            ]
+      return name === undefined
+    },
+    // Fastify passes the parent object (needed for coercion in place) to validators that have it.
+    { schemaEnv: inner.schemaEnv },
+  )
+  return wrapped as unknown as Validate
 }
 
 function nonFiniteProperty(data: object): string | undefined {
