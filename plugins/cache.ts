@@ -1,7 +1,7 @@
 import fp from 'fastify-plugin'
 import { Redis } from 'ioredis'
 import type { Config } from '../src/config.ts'
-import { redisConnection } from '../src/connections.ts'
+import { redisClientOptions } from '../src/connections.ts'
 import { withTimeout } from '../src/timeout.ts'
 
 declare module 'fastify' {
@@ -11,8 +11,6 @@ declare module 'fastify' {
   }
 }
 
-const MAX_RECONNECT_DELAY_MS = 2000
-
 /**
  * Owns the ioredis client. We build it instead of registering @fastify/redis:
  * that plugin holds `ready()` until Redis answers and fails start-up when it
@@ -21,23 +19,8 @@ const MAX_RECONNECT_DELAY_MS = 2000
 export default fp(
   async function cachePlugin(fastify, { config }: { config: Config }) {
     const log = fastify.log.child({ plugin: 'cache' })
-    const { url, options } = redisConnection(config)
-    const clientOptions = {
-      ...options,
-      keyPrefix: config.REDIS_KEY_PREFIX,
-      connectionName: 'desafio3-web',
-      // Fail fast while disconnected instead of queueing requests in memory.
-      enableOfflineQueue: false,
-      maxRetriesPerRequest: 1,
-      // No enableAutoPipelining: it sends one batch at a time, so while Redis
-      // hangs each batch waits for the previous one to time out, and a request
-      // could wait twice REDIS_COMMAND_TIMEOUT_MS.
-      commandTimeout: config.REDIS_COMMAND_TIMEOUT_MS,
-      connectTimeout: config.REDIS_COMMAND_TIMEOUT_MS,
-      // Reconnect forever, with a bounded delay, so the service heals by itself.
-      retryStrategy: (attempt: number) => Math.min(attempt * 100, MAX_RECONNECT_DELAY_MS),
-    }
-    const client = url ? new Redis(url, clientOptions) : new Redis(clientOptions)
+    const { url, options } = redisClientOptions(config)
+    const client = url ? new Redis(url, options) : new Redis(options)
 
     // ioredis emits an error per failed reconnect: log the transitions only.
     let healthy = true

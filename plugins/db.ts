@@ -2,7 +2,7 @@ import fastifyPostgres from '@fastify/postgres'
 import fp from 'fastify-plugin'
 import type { QueryConfig, QueryResult, QueryResultRow } from 'pg'
 import type { Config } from '../src/config.ts'
-import { postgresConnection } from '../src/connections.ts'
+import { postgresConnection, postgresPoolOptions } from '../src/connections.ts'
 import { DatabaseUnavailableError, MigrationsPendingError } from '../src/errors.ts'
 import { migrate } from '../src/migrations.ts'
 import { withTimeout } from '../src/timeout.ts'
@@ -49,16 +49,7 @@ export default fp(
     fastify.addHook('onClose', async () => {
       log.info('database pool closed')
     })
-    await fastify.register(fastifyPostgres, {
-      ...connection,
-      max: config.DB_POOL_MAX,
-      idleTimeoutMillis: config.DB_IDLE_TIMEOUT_MS,
-      statement_timeout: config.DB_STATEMENT_TIMEOUT_MS,
-      // Client-side bound too: a server that hangs (paused, partitioned) never
-      // reports its own statement timeout.
-      query_timeout: config.DB_STATEMENT_TIMEOUT_MS + 250,
-      keepAlive: true,
-    })
+    await fastify.register(fastifyPostgres, postgresPoolOptions(config))
     const pool = fastify.pg.pool
 
     // An idle client whose server went away emits on the pool; without a

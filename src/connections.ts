@@ -1,5 +1,5 @@
 import type { RedisOptions } from 'ioredis'
-import type { ClientConfig } from 'pg'
+import type { ClientConfig, PoolConfig } from 'pg'
 import type { Config } from './config.ts'
 
 /** How to reach Postgres: DATABASE_URL when set, else the POSTGRES_* variables. */
@@ -16,8 +16,38 @@ export function postgresConnection(config: Config): ClientConfig {
   return { ...connection, connectionTimeoutMillis: config.DB_CONNECT_TIMEOUT_MS, application_name: 'desafio3-web' }
 }
 
-/** How to reach Redis: REDIS_URL when set, else the REDIS_* variables. */
-export function redisConnection(config: Config): { url?: string; options: RedisOptions } {
-  if (config.REDIS_URL) return { url: config.REDIS_URL, options: {} }
-  return { options: { host: config.REDIS_HOST, port: config.REDIS_PORT, password: config.REDIS_PASSWORD } }
+/** The request pool: its size and every bound on waiting for Postgres. */
+export function postgresPoolOptions(config: Config): PoolConfig {
+  return {
+    ...postgresConnection(config),
+    max: config.DB_POOL_MAX,
+    idleTimeoutMillis: config.DB_IDLE_TIMEOUT_MS,
+    statement_timeout: config.DB_STATEMENT_TIMEOUT_MS,
+    // Client-side bound too: a server that hangs (paused, partitioned) never
+    // reports its own statement timeout.
+    query_timeout: config.DB_STATEMENT_TIMEOUT_MS + 250,
+    keepAlive: true,
+  }
+}
+
+const MAX_RECONNECT_DELAY_MS = 2000
+
+/** How to reach Redis, and how the client behaves when it cannot: REDIS_URL when set, else the REDIS_* variables. */
+export function redisClientOptions(config: Config): { url?: string; options: RedisOptions } {
+  const options: RedisOptions = {
+    ...(config.REDIS_URL ? {} : { host: config.REDIS_HOST, port: config.REDIS_PORT, password: config.REDIS_PASSWORD }),
+    keyPrefix: config.REDIS_KEY_PREFIX,
+    connectionName: 'desafio3-web',
+    // Fail fast while disconnected instead of queueing requests in memory.
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 1,
+    // No enableAutoPipelining: it sends one batch at a time, so while Redis
+    // hangs each batch waits for the previous one to time out, and a request
+    // could wait twice REDIS_COMMAND_TIMEOUT_MS.
+    commandTimeout: config.REDIS_COMMAND_TIMEOUT_MS,
+    connectTimeout: config.REDIS_COMMAND_TIMEOUT_MS,
+    // Reconnect forever, with a bounded delay, so the service heals by itself.
+    retryStrategy: (attempt: number) => Math.min(attempt * 100, MAX_RECONNECT_DELAY_MS),
+  }
+  return { url: config.REDIS_URL, options }
 }

@@ -1,7 +1,7 @@
 import { spawnSync } from 'node:child_process'
 import t from 'tap'
 import { type ConfigError, loadConfig } from '../src/config.ts'
-import { postgresConnection, redisConnection } from '../src/connections.ts'
+import { postgresConnection, redisClientOptions } from '../src/connections.ts'
 
 t.test('every variable has a default but the secrets', async (t) => {
   const config = loadConfig({})
@@ -82,13 +82,12 @@ t.test('DATABASE_URL overrides the POSTGRES_* variables', async (t) => {
 })
 
 t.test('REDIS_URL overrides the REDIS_* variables', async (t) => {
-  t.same(redisConnection(loadConfig({ REDIS_URL: 'redis://cache:6380', REDIS_HOST: 'ignored' })), {
-    url: 'redis://cache:6380',
-    options: {},
-  })
-  t.same(redisConnection(loadConfig({ REDIS_HOST: 'cache', REDIS_PASSWORD: 'pw' })), {
-    options: { host: 'cache', port: 6379, password: 'pw' },
-  })
+  const fromUrl = redisClientOptions(loadConfig({ REDIS_URL: 'redis://cache:6380', REDIS_HOST: 'ignored' }))
+  t.equal(fromUrl.url, 'redis://cache:6380')
+  t.notOk('host' in fromUrl.options, 'no host beside the URL')
+  const fromParts = redisClientOptions(loadConfig({ REDIS_HOST: 'cache', REDIS_PASSWORD: 'pw' }))
+  t.equal(fromParts.url, undefined)
+  t.match(fromParts.options, { host: 'cache', port: 6379, password: 'pw', keyPrefix: 'desafio3:' })
 })
 
 t.test('the server process stops at start with one line naming the bad variable', async (t) => {
