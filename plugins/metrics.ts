@@ -24,9 +24,8 @@ export default fp(
       url: METRICS_PATH,
       method: 'GET',
       exposeHeadRoute: false,
-      logLevel: 'warn',
       schema: { hide: true },
-      config: { rateLimit: false },
+      config: { rateLimit: false, requestLog: false },
     } as RouteOptions
 
     // A CommonJS module with an `exports.default`: Node.js hands ESM the whole exports object.

@@ -67,9 +67,8 @@ const healthRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
   fastify.get(
     '/health/live',
     {
-      config: NOT_RATE_LIMITED,
-      // The container healthcheck calls it every few seconds: keep it out of the info log.
-      logLevel: 'warn',
+      // The container healthcheck calls it every few seconds: keep it out of the log.
+      config: { ...NOT_RATE_LIMITED, requestLog: false },
       schema: {
         tags: ['health'],
         summary: 'Liveness: the process is up; calls no dependency',

@@ -1,10 +1,11 @@
 import type { Server } from 'node:http'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
-import Fastify, { type FastifyHttpOptions, LogController } from 'fastify'
+import Fastify, { type FastifyHttpOptions } from 'fastify'
 import fp from 'fastify-plugin'
 import { requestId } from '../plugins/request-id.ts'
 import app, { type AppOptions } from './app.ts'
 import type { Config } from './config.ts'
+import { RequestLog } from './request-log.ts'
 import { buildValidator } from './validation.ts'
 
 // Longest encoded :key a URL can carry: 512 characters of up to 4 UTF-8 bytes,
@@ -47,7 +48,7 @@ export function serverOptions(
     // The caller's x-request-id when it is safe, else a new UUID (plugins/request-id.ts).
     requestIdHeader: false,
     genReqId: requestId,
-    logController: new LogController({ requestIdLogLabel: 'requestId' }),
+    logController: new RequestLog({ requestIdLogLabel: 'requestId' }),
     bodyLimit: config.BODY_LIMIT,
     // A field the schema does not know is a 400, not silently dropped: a typo
     // such as `fullname` must not look like a successful write.
