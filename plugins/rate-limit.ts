@@ -1,6 +1,6 @@
 import fastifyRateLimit, { type FastifyRateLimitStore } from '@fastify/rate-limit'
-import RedisStore from '@fastify/rate-limit/store/RedisStore.js'
 import fp from 'fastify-plugin'
+import type { Callback, Redis, Result } from 'ioredis'
 import type { Config } from '../src/config.ts'
 import { RateLimitedError } from '../src/errors.ts'
 
@@ -11,6 +11,27 @@ import { RateLimitedError } from '../src/errors.ts'
 export const RATE_LIMIT_NAMESPACE = 'ratelimit:'
 
 type IncrCallback = Parameters<FastifyRateLimitStore['incr']>[1]
+
+declare module 'ioredis' {
+  interface RedisCommander<Context> {
+    /** Adds `count` to the window's counter (starting the window when there is none): the new total and ms left. */
+    rateLimitAdd(
+      key: string,
+      count: number,
+      windowMs: number,
+      callback?: Callback<[number, number]>,
+    ): Result<[number, number], Context>
+  }
+}
+
+const RATE_LIMIT_ADD = `
+local total = redis.call('INCRBY', KEYS[1], ARGV[1])
+local ttl = redis.call('PTTL', KEYS[1])
+if ttl < 0 then
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  ttl = tonumber(ARGV[2])
+end
+return { total, ttl }`
 
 /** Tells a failing store from a working one, and logs only the changes. */
 interface StoreState {
@@ -30,46 +51,90 @@ const RESTING = new Error('rate limit store resting after a failure')
 const STORE_TIMEOUT = new Error(`rate limit store did not answer within ${STORE_TIMEOUT_MS} ms`)
 
 /**
- * The Redis store, failing open: when Redis cannot answer, the plugin
- * (`skipOnError`) lets the request through, and this wrapper says so in the log.
+ * Counts in Redis, exactly, one round trip per batch rather than per request:
+ * the requests that arrive in one turn of the event loop wait together, and
+ * those of one client address become a single INCRBY whose total numbers them
+ * in order. Every request still gets its own exact count (no overshoot, across
+ * replicas too). When Redis cannot answer within STORE_TIMEOUT_MS the batch
+ * fails open: the plugin (`skipOnError`) lets its requests through.
  */
-class FailOpenStore implements FastifyRateLimitStore {
-  readonly inner: FastifyRateLimitStore
-  readonly state: StoreState
+class BatchingRedisStore implements FastifyRateLimitStore {
+  private readonly redis: Redis
+  private readonly state: StoreState
+  private waiting = new Map<string, IncrCallback[]>()
+  private windowMs = 0
 
-  constructor(inner: FastifyRateLimitStore, state: StoreState) {
-    this.inner = inner
+  constructor(redis: Redis, state: StoreState) {
+    this.redis = redis
     this.state = state
   }
 
-  incr(key: string, callback: IncrCallback, timeWindow: number, max: number) {
+  incr(key: string, callback: IncrCallback, timeWindow: number) {
     if (this.state.resting()) {
       callback(RESTING, { current: 0, ttl: timeWindow })
       return
     }
+    if (this.waiting.size === 0) setImmediate(this.send)
+    this.windowMs = timeWindow
+    const callbacks = this.waiting.get(key)
+    if (callbacks) callbacks.push(callback)
+    else this.waiting.set(key, [callback])
+  }
+
+  private readonly send = () => {
+    const batch = this.waiting
+    const windowMs = this.windowMs
+    this.waiting = new Map()
     let answered = false
+    const fail = (err: Error) => {
+      for (const callbacks of batch.values())
+        for (const callback of callbacks) callback(err, { current: 0, ttl: windowMs })
+    }
     const timer = setTimeout(() => {
       answered = true
       this.state.failed(STORE_TIMEOUT)
-      callback(STORE_TIMEOUT, { current: 0, ttl: timeWindow })
+      fail(STORE_TIMEOUT)
     }, STORE_TIMEOUT_MS)
-    this.inner.incr(
-      key,
-      (err, result) => {
+    const answer = (key: string, err: Error | null | undefined, reply: [number, number] | undefined) => {
+      const callbacks = batch.get(key) ?? []
+      if (err || !reply) return fail(err ?? new Error('no reply'))
+      const [total, ttl] = reply
+      // The INCRBY counted them all at once: number them in arrival order.
+      for (const [i, callback] of callbacks.entries()) {
+        callback(null, { current: total - callbacks.length + 1 + i, ttl })
+      }
+    }
+    const done = (err: Error | null) => {
+      clearTimeout(timer)
+      answered = true
+      if (err) this.state.failed(err)
+      else this.state.succeeded()
+    }
+    if (batch.size === 1) {
+      const [[key, callbacks]] = batch
+      this.redis.rateLimitAdd(RATE_LIMIT_NAMESPACE + key, callbacks.length, windowMs, (err, reply) => {
         if (answered) return
-        answered = true
-        clearTimeout(timer)
-        if (err) this.state.failed(err)
-        else this.state.succeeded()
-        callback(err, result)
-      },
-      timeWindow,
-      max,
-    )
+        done(err ?? null)
+        answer(key, err, reply)
+      })
+      return
+    }
+    const pipeline = this.redis.pipeline()
+    for (const [key, callbacks] of batch) pipeline.rateLimitAdd(RATE_LIMIT_NAMESPACE + key, callbacks.length, windowMs)
+    pipeline.exec((err, replies) => {
+      if (answered) return
+      done(err ?? replies?.find(([commandErr]) => commandErr)?.[0] ?? null)
+      if (err || !replies) return fail(err ?? new Error('pipeline aborted'))
+      let i = 0
+      for (const key of batch.keys()) {
+        const [commandErr, reply] = replies[i++]
+        answer(key, commandErr, reply as [number, number] | undefined)
+      }
+    })
   }
 
-  child(routeOptions: Parameters<FastifyRateLimitStore['child']>[0]) {
-    return new FailOpenStore(this.inner.child(routeOptions), this.state)
+  child() {
+    return this
   }
 }
 
@@ -102,6 +167,7 @@ export default fp(
       resting: () => !available && Date.now() < retryAt,
     }
     const redis = fastify.redis
+    redis.defineCommand('rateLimitAdd', { numberOfKeys: 1, lua: RATE_LIMIT_ADD })
     // A reconnected client ends the rest at once.
     redis.on('ready', () => {
       retryAt = 0
@@ -110,9 +176,9 @@ export default fp(
     await fastify.register(fastifyRateLimit, {
       max: config.RATE_LIMIT_MAX,
       timeWindow: config.RATE_LIMIT_WINDOW_MS,
-      store: class AppStore extends FailOpenStore {
+      store: class AppStore extends BatchingRedisStore {
         constructor() {
-          super(new RedisStore(false, false, redis, RATE_LIMIT_NAMESPACE), state)
+          super(redis, state)
         }
       },
       skipOnError: true,
