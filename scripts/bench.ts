@@ -1,21 +1,29 @@
-// `npm run bench`: load-tests the built app (dist/, production mode, info-level
-// logs) on real Postgres and Redis, endpoint by endpoint, at 32 connections
-// without pipelining, next to a ceiling: bare Fastify answering a constant body
-// of the same size. Prints a table and writes it to BENCHMARKS.md.
-// Postgres and Redis: DATABASE_URL and REDIS_URL when both are set, else containers.
-// Options: --duration <s> (per run, default 3), --rounds <n> (default 3),
-// --warmup <s> (default 1), --soak <s> (instead: mixed
-// traffic for that long, sampling the server's RSS, to show whether it grows).
-import { type ChildProcess, spawn } from 'node:child_process'
-import { once } from 'node:events'
-import { readFileSync, writeFileSync } from 'node:fs'
-import { availableParallelism, cpus } from 'node:os'
+// `npm run bench`: load-tests the built app (dist/, as `npm start` runs it,
+// every production feature on) on real Postgres and Redis, endpoint by
+// endpoint, next to two ceilings: the same-work ceiling (bench/same-work.ts:
+// the same SQL and Redis commands, none of the features around them) and the
+// constant-body ceiling (bench/constant-body.ts: bare Fastify answering a
+// constant body of the same size). Writes BENCHMARKS.md.
+//   --costs      instead: where each route's CPU time goes (a CPU profile of the
+//                app per route), and what switching a feature off gains
+//   --soak <s>   instead: mixed traffic for that long, sampling the app's RSS
+//   --client wrk use wrk (Debian's package) instead of autocannon
+// Other options: --duration <s> (per run, 3), --rounds <n> (3), --warmup <s>
+// (1), --connections <n> (32). Postgres and Redis: DATABASE_URL and REDIS_URL
+// when both are set, else containers.
+import type { ChildProcess } from 'node:child_process'
+import { mkdtempSync, readdirSync, readFileSync } from 'node:fs'
+import { availableParallelism, cpus, tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { hrtime } from 'node:process'
 import { parseArgs } from 'node:util'
 import autocannon from 'autocannon'
-import pg from 'pg'
-import { GenericContainer, Wait } from 'testcontainers'
-import { POSTGRES_IMAGE, REDIS_IMAGE } from '../test/containers.ts'
 import { freePort } from '../test/ports.ts'
+import { type Client, type Endpoint, load, type Result } from './bench/load.ts'
+import { memory, startProcess, stopProcess } from './bench/processes.ts'
+import { attribute, BUCKETS } from './bench/profile.ts'
+import { markdownTable, writePart } from './bench/report.ts'
+import { type Services, services } from './bench/services.ts'
 
 const { values: options } = parseArgs({
   options: {
@@ -23,6 +31,8 @@ const { values: options } = parseArgs({
     rounds: { type: 'string', default: '3' },
     warmup: { type: 'string', default: '1' },
     connections: { type: 'string', default: '32' },
+    client: { type: 'string', default: 'autocannon' },
+    costs: { type: 'boolean', default: false },
     soak: { type: 'string' },
     output: { type: 'string', default: 'BENCHMARKS.md' },
   },
@@ -33,194 +43,98 @@ const DURATION_S = Number(options.duration)
 const WARMUP_S = Number(options.warmup)
 const ROUNDS = Number(options.rounds)
 const CONNECTIONS = Number(options.connections)
+const CLIENT = options.client as Client
+if (CLIENT !== 'autocannon' && CLIENT !== 'wrk') throw new Error('--client is autocannon or wrk')
 
-interface Endpoint {
-  name: string
-  method: 'GET' | 'POST'
-  path: string
-  body?: string
-}
-
-interface Result {
-  requestsPerSecond: number
-  p50: number
-  p99: number
-  errors: number
-  bytes: number
-}
+const READ_KEY = 'bench:read'
+const ENDPOINTS: Endpoint[] = [
+  { name: 'GET /health/live', method: 'GET', path: '/health/live' },
+  { name: 'GET /', method: 'GET', path: '/' },
+  { name: 'GET /users', method: 'GET', path: '/users' },
+  { name: 'GET /users/:id', method: 'GET', path: '/users/1' },
+  { name: 'GET /cache/:key', method: 'GET', path: `/cache/${READ_KEY}` },
+  {
+    name: 'POST /cache',
+    method: 'POST',
+    path: '/cache',
+    body: JSON.stringify({ key: 'bench:write', value: { name: 'João', n: 42 }, ttl: 60 }),
+  },
+  { name: 'GET /health', method: 'GET', path: '/health' },
+]
 
 const started = Date.now()
-const children: ChildProcess[] = []
-const cleanups: (() => Promise<unknown>)[] = []
-process.on('exit', () => {
-  for (const child of children) child.kill('SIGKILL')
-})
-
 function log(message: string) {
   console.error(`[bench ${((Date.now() - started) / 1000).toFixed(0).padStart(3)} s] ${message}`)
 }
 
 /**
- * Postgres and Redis on the host's network, listening on 127.0.0.1 only: the
- * app reaches them directly, as web reaches db and cache on compose's network.
- * (Through published ports, Docker's userland proxy would relay every packet
- * and take about a third of a core under this load.)
+ * The app's environment: production, info-level request logs, and a rate
+ * limit that is active (every request counts in Redis) with a budget this
+ * load does not spend. `overrides` switch features off.
  */
-async function hostNetworkServices(): Promise<{ postgresUrl: string; redisUrl: string }> {
-  const [pgPort, redisPort] = [await freePort(), await freePort()]
-  const [postgres, redis] = await Promise.all([
-    new GenericContainer(POSTGRES_IMAGE)
-      .withNetworkMode('host')
-      .withEnvironment({ POSTGRES_PASSWORD: 'bench' })
-      .withCommand(['postgres', '-c', `port=${pgPort}`, '-c', 'listen_addresses=127.0.0.1'])
-      .withWaitStrategy(Wait.forLogMessage(/database system is ready to accept connections/, 2))
-      .start(),
-    new GenericContainer(REDIS_IMAGE)
-      .withNetworkMode('host')
-      .withCommand(['redis-server', '--port', String(redisPort), '--bind', '127.0.0.1', '--save', ''])
-      .withWaitStrategy(Wait.forLogMessage(/Ready to accept connections/))
-      .start(),
-  ])
-  cleanups.push(
-    () => postgres.stop(),
-    () => redis.stop(),
-  )
+function appEnvironment(backends: Services, port: number, overrides: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
   return {
-    postgresUrl: `postgres://postgres:bench@127.0.0.1:${pgPort}/postgres`,
-    redisUrl: `redis://127.0.0.1:${redisPort}`,
-  }
-}
-
-async function services(): Promise<{ databaseUrl: string; redisUrl: string }> {
-  const containers = process.env.DATABASE_URL && process.env.REDIS_URL ? undefined : await hostNetworkServices()
-  const serverUrl = process.env.DATABASE_URL ?? containers?.postgresUrl ?? ''
-  // A database of its own, so the bench never touches anyone's data.
-  const database = `bench_${process.pid}`
-  const admin = new pg.Client({ connectionString: serverUrl })
-  await admin.connect()
-  await admin.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`)
-  await admin.query(`CREATE DATABASE ${database}`)
-  await admin.end()
-  cleanups.push(async () => {
-    const client = new pg.Client({ connectionString: serverUrl })
-    await client.connect()
-    await client.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`)
-    await client.end()
-  })
-  const url = new URL(serverUrl)
-  url.pathname = `/${database}`
-  return { databaseUrl: url.toString(), redisUrl: process.env.REDIS_URL ?? containers?.redisUrl ?? '' }
-}
-
-/** Starts a node process whose stdout (the logs) goes to /dev/null; waits for the port to answer. */
-async function startProcess(
-  args: string[],
-  env: NodeJS.ProcessEnv,
-  port: number,
-  probePath = '/health/live',
-): Promise<ChildProcess> {
-  const child = spawn(process.execPath, args, { env, stdio: ['ignore', 'ignore', 'inherit'] })
-  children.push(child)
-  for (const deadline = Date.now() + 30_000; ; ) {
-    if (child.exitCode !== null) throw new Error(`${args.join(' ')} exited with ${child.exitCode}`)
-    try {
-      await fetch(`http://127.0.0.1:${port}${probePath}`)
-      return child
-    } catch {
-      if (Date.now() > deadline) throw new Error(`${args.join(' ')} did not start`)
-      await new Promise((resolve) => setTimeout(resolve, 100))
-    }
-  }
-}
-
-async function stopProcess(child: ChildProcess) {
-  if (child.exitCode !== null) return
-  child.kill('SIGTERM')
-  await once(child, 'exit')
-}
-
-/** The server's resident set size now and at its peak (VmHWM), in MiB. */
-function memory(pid: number): { rss: number; peak: number } {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8')
-  const kib = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? 0)
-  return { rss: kib('VmRSS') / 1024, peak: kib('VmHWM') / 1024 }
-}
-
-async function load(url: string, endpoint: Endpoint, seconds: number): Promise<Result> {
-  const result = await autocannon({
-    url,
-    method: endpoint.method,
-    body: endpoint.body,
-    headers: endpoint.body ? { 'content-type': 'application/json' } : {},
-    connections: CONNECTIONS,
-    pipelining: 1,
-    duration: seconds,
-  })
-  return {
-    requestsPerSecond: result.requests.average,
-    p50: result.latency.p50,
-    p99: result.latency.p99,
-    errors: result.errors + result.timeouts + result.non2xx,
-    bytes: result.throughput.average / Math.max(result.requests.average, 1),
-  }
-}
-
-/** A Markdown table with aligned columns (as the formatter writes it): text left, numbers right. */
-function markdownTable(header: string[], rows: string[][]): string {
-  const widths = header.map((title, i) => Math.max(3, title.length, ...rows.map((row) => row[i].length)))
-  const line = (cells: string[]) =>
-    `| ${cells.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]) : cell.padStart(widths[i]))).join(' | ')} |`
-  const rule = `| ${widths.map((width, i) => (i === 0 ? '-'.repeat(width) : `${'-'.repeat(width - 1)}:`)).join(' | ')} |`
-  const title = `| ${header.map((cell, i) => cell.padEnd(widths[i])).join(' | ')} |`
-  return [title, rule, ...rows.map(line)].join('\n')
-}
-
-function machine() {
-  return `${availableParallelism()} cores (${cpus()[0]?.model.trim()}), Node.js ${process.version}, ${process.platform}`
-}
-
-async function bench() {
-  const { databaseUrl, redisUrl } = await services()
-  log('services ready')
-  const appPort = await freePort()
-  const appEnv = {
     PATH: process.env.PATH,
     NODE_ENV: 'production',
     LOG_LEVEL: 'info',
-    PORT: String(appPort),
+    PORT: String(port),
     HOST: '127.0.0.1',
-    DATABASE_URL: databaseUrl,
-    REDIS_URL: redisUrl,
+    DATABASE_URL: backends.databaseUrl,
+    REDIS_URL: backends.redisUrl,
     REDIS_KEY_PREFIX: 'bench:',
-    // One client address sends everything here: a limit would only measure 429s.
-    RATE_LIMIT_MAX: '0',
+    RATE_LIMIT_MAX: '1000000',
+    RATE_LIMIT_WINDOW_MS: '10000',
+    ...overrides,
   }
-  const app = await startProcess(START_ARGS, appEnv, appPort)
-  const base = `http://127.0.0.1:${appPort}`
-  log(`app up (pid ${app.pid})`)
+}
 
+interface Server {
+  process: ChildProcess
+  url: (endpoint: Endpoint) => string
+}
+
+async function startApp(backends: Services, overrides: NodeJS.ProcessEnv = {}, nodeFlags: string[] = []) {
+  const port = await freePort()
+  const child = await startProcess([...nodeFlags, ...START_ARGS], appEnvironment(backends, port, overrides), port)
+  const base = `http://127.0.0.1:${port}`
   await fetch(`${base}/cache`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ key: 'bench:read', value: { name: 'João', roles: ['admin', 'dev'], n: 42 }, ttl: 3600 }),
+    body: JSON.stringify({ key: READ_KEY, value: { name: 'João', roles: ['admin', 'dev'], n: 42 }, ttl: 3600 }),
   })
-  const endpoints: Endpoint[] = [
-    { name: 'GET /', method: 'GET', path: '/' },
-    { name: 'GET /users', method: 'GET', path: '/users' },
-    { name: 'GET /users/:id', method: 'GET', path: '/users/1' },
-    { name: 'GET /cache/:key', method: 'GET', path: '/cache/bench:read' },
-    {
-      name: 'POST /cache',
-      method: 'POST',
-      path: '/cache',
-      body: JSON.stringify({ key: 'bench:write', value: { name: 'João', n: 42 }, ttl: 60 }),
-    },
-    { name: 'GET /health', method: 'GET', path: '/health' },
-  ]
-  // Endpoints this version of the app does not have are left out.
+  return { process: child, url: (endpoint: Endpoint) => `${base}${endpoint.path}` }
+}
+
+async function startSameWork(backends: Services): Promise<Server> {
+  const port = await freePort()
+  const child = await startProcess(['scripts/bench/same-work.ts', String(port)], appEnvironment(backends, port), port)
+  return { process: child, url: (endpoint) => `http://127.0.0.1:${port}${endpoint.path}` }
+}
+
+const slug = (name: string) => name.replace(/[^a-z]+/gi, '-').toLowerCase()
+
+async function startConstantBody(sizes: Map<string, number>): Promise<Server> {
+  const port = await freePort()
+  const routes = [...sizes].map(([name, bytes]) => `${slug(name)}=${Math.round(bytes)}`)
+  const child = await startProcess(
+    ['scripts/bench/constant-body.ts', String(port), ...routes],
+    { PATH: process.env.PATH, NODE_ENV: 'production' },
+    port,
+    `/ceiling/${routes[0].split('=')[0]}`,
+  )
+  return { process: child, url: (endpoint) => `http://127.0.0.1:${port}/ceiling/${slug(endpoint.name)}` }
+}
+
+const run = (server: Server, endpoint: Endpoint, seconds = DURATION_S) =>
+  load(CLIENT, server.url(endpoint), endpoint, seconds, CONNECTIONS)
+// The constant-body ceiling answers GETs only.
+const asGet = (endpoint: Endpoint): Endpoint => ({ ...endpoint, method: 'GET', body: undefined })
+
+/** Endpoints this version of the app answers with a 2xx; the others are left out. */
+async function presentEndpoints(app: Server): Promise<Endpoint[]> {
   const present: Endpoint[] = []
-  for (const endpoint of endpoints) {
-    const res = await fetch(`${base}${endpoint.path}`, {
+  for (const endpoint of ENDPOINTS) {
+    const res = await fetch(app.url(endpoint), {
       method: endpoint.method,
       body: endpoint.body,
       headers: endpoint.body ? { 'content-type': 'application/json' } : {},
@@ -228,101 +142,198 @@ async function bench() {
     if (res.status < 300) present.push(endpoint)
     else log(`${endpoint.name}: ${res.status}, left out`)
   }
+  return present
+}
+
+const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]
+
+function machine() {
+  return `${availableParallelism()} cores (${cpus()[0]?.model.trim()}), Node.js ${process.version}, ${process.platform}`
+}
+
+async function bench(backends: Services) {
+  const app = await startApp(backends)
+  const sameWork = await startSameWork(backends)
+  log(`app up (pid ${app.process.pid}), same-work ceiling up`)
+  const present = await presentEndpoints(app)
 
   // Warm-up (JIT, pools, caches), which also gives each answer's size.
   const sizes = new Map<string, number>()
   for (const endpoint of present) {
-    sizes.set(endpoint.name, (await load(`${base}${endpoint.path}`, endpoint, WARMUP_S)).bytes)
+    sizes.set(endpoint.name, (await run(app, endpoint, WARMUP_S)).bytes)
+    await run(sameWork, endpoint, WARMUP_S)
   }
+  const constant = await startConstantBody(sizes)
+  for (const endpoint of present) await run(constant, asGet(endpoint), WARMUP_S)
 
-  // The ceiling: bare Fastify, same logging, constant bodies of the same sizes.
-  const ceilingPort = await freePort()
-  const slug = (name: string) => name.replace(/[^a-z]+/gi, '-').toLowerCase()
-  const ceilingUrl = (endpoint: Endpoint) => `http://127.0.0.1:${ceilingPort}/ceiling/${slug(endpoint.name)}`
-  const ceiling = await startProcess(
-    [
-      'scripts/bench-ceiling.ts',
-      String(ceilingPort),
-      ...present.map((e) => `${slug(e.name)}=${Math.round(sizes.get(e.name) ?? 0)}`),
-    ],
-    { PATH: process.env.PATH, NODE_ENV: 'production' },
-    ceilingPort,
-    `/ceiling/${slug(present[0].name)}`,
-  )
-  for (const endpoint of present)
-    await load(ceilingUrl(endpoint), { ...endpoint, method: 'GET', body: undefined }, WARMUP_S)
-
-  // Rounds of app-then-ceiling pairs, endpoint after endpoint: a slow spell of
-  // the machine lands on both sides of a pair, and the median drops outliers.
-  const runs = new Map<string, { app: Result; ceiling: Result }[]>(present.map((e) => [e.name, []]))
+  // Rounds of app, same-work, constant-body runs, endpoint after endpoint: a
+  // slow spell of the machine lands on all three, and the median drops outliers.
+  type Runs = { app: Result; sameWork: Result; constant: Result }
+  const runs = new Map<string, Runs[]>(present.map((e) => [e.name, []]))
   for (let round = 1; round <= ROUNDS; round++) {
     for (const endpoint of present) {
-      const appResult = await load(`${base}${endpoint.path}`, endpoint, DURATION_S)
-      const ceilingResult = await load(
-        ceilingUrl(endpoint),
-        { ...endpoint, method: 'GET', body: undefined },
-        DURATION_S,
-      )
-      runs.get(endpoint.name)?.push({ app: appResult, ceiling: ceilingResult })
+      runs.get(endpoint.name)?.push({
+        app: await run(app, endpoint),
+        sameWork: await run(sameWork, endpoint),
+        constant: await run(constant, asGet(endpoint)),
+      })
     }
     log(`round ${round} of ${ROUNDS} done`)
   }
-  const appMemory = memory(app.pid as number)
-  await stopProcess(app)
-  await stopProcess(ceiling)
+  const appMemory = memory(app.process.pid as number)
+  await Promise.all([app, sameWork, constant].map((server) => stopProcess(server.process)))
 
-  const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]
   const rows = present.map((endpoint) => {
     const pairs = runs.get(endpoint.name) ?? []
     const app = (field: keyof Result) => median(pairs.map((pair) => pair.app[field]))
+    const ratio = (ceiling: 'sameWork' | 'constant') =>
+      `${median(pairs.map((pair) => pair.app.requestsPerSecond / pair[ceiling].requestsPerSecond)).toFixed(2)}x`
     return [
       endpoint.name,
       app('requestsPerSecond').toFixed(0),
-      String(app('p50')),
-      String(app('p99')),
+      app('p50').toFixed(1),
+      app('p99').toFixed(1),
       String(pairs.reduce((sum, pair) => sum + pair.app.errors, 0)),
       String(Math.round(sizes.get(endpoint.name) ?? 0)),
-      median(pairs.map((pair) => pair.ceiling.requestsPerSecond)).toFixed(0),
-      `${median(pairs.map((pair) => pair.app.requestsPerSecond / pair.ceiling.requestsPerSecond)).toFixed(2)}x`,
+      median(pairs.map((pair) => pair.sameWork.requestsPerSecond)).toFixed(0),
+      ratio('sameWork'),
+      median(pairs.map((pair) => pair.constant.requestsPerSecond)).toFixed(0),
+      ratio('constant'),
     ]
   })
   const table = markdownTable(
-    ['endpoint', 'req/s', 'p50 ms', 'p99 ms', 'errors', 'bytes/resp', 'ceiling req/s', 'ratio to ceiling'],
+    [
+      'endpoint',
+      'req/s',
+      'p50 ms',
+      'p99 ms',
+      'errors',
+      'bytes/resp',
+      'same-work req/s',
+      'to same-work',
+      'constant-body req/s',
+      'to constant-body',
+    ],
     rows,
   )
   const summary = [
-    `${CONNECTIONS} connections, no pipelining; per endpoint ${WARMUP_S} s of warm-up, then ${ROUNDS} rounds of ${DURATION_S} s`,
-    'on the app then on the ceiling, interleaved; each figure is the median of the rounds (errors: their sum); load generator',
-    `(autocannon), server, Postgres and Redis on the same machine: ${machine()}.`,
-    `Server peak RSS ${appMemory.peak.toFixed(0)} MiB (${appMemory.rss.toFixed(0)} MiB at the end).`,
+    `${CONNECTIONS} connections (${CLIENT}), no pipelining; per endpoint ${WARMUP_S} s of warm-up, then ${ROUNDS} rounds`,
+    `of ${DURATION_S} s on the app, the same-work ceiling and the constant-body ceiling, interleaved; each figure is the`,
+    'median of the rounds (errors: their sum). The app runs as `npm start` runs it, every feature on (info-level request',
+    'log, metrics, rate limit counting in Redis, security headers, request ids, timeouts). Load generator, servers,',
+    `Postgres and Redis on the same machine: ${machine()}.`,
+    `App peak RSS ${appMemory.peak.toFixed(0)} MiB (${appMemory.rss.toFixed(0)} MiB at the end).`,
   ].join('\n')
   console.log(`\n${table}\n\n${summary}\n`)
-  return { table, summary }
+  const date = new Date().toISOString().slice(0, 10)
+  writePart(
+    options.output,
+    '# Benchmarks',
+    [
+      `The last \`npm run bench\` (${date}). Reproduce with \`npm run bench\`; the feature costs with`,
+      '`npm run bench -- --costs`, the soak with `npm run bench -- --soak 60`.',
+      '',
+      table,
+      '',
+      summary,
+    ].join('\n'),
+  )
 }
 
-async function soak(seconds: number) {
-  const { databaseUrl, redisUrl } = await services()
-  const port = await freePort()
-  const app = await startProcess(
-    START_ARGS,
-    {
-      PATH: process.env.PATH,
-      NODE_ENV: 'production',
-      LOG_LEVEL: 'info',
-      PORT: String(port),
-      HOST: '127.0.0.1',
-      DATABASE_URL: databaseUrl,
-      REDIS_URL: redisUrl,
-      RATE_LIMIT_MAX: '0',
-    },
-    port,
+/** A CPU profile of the app under one endpoint's load: the share of each bucket, in µs per request. */
+async function profileEndpoint(backends: Services, endpoint: Endpoint) {
+  const dir = mkdtempSync(join(tmpdir(), 'bench-profile-'))
+  const app = await startApp(backends, {}, ['--cpu-prof', `--cpu-prof-dir=${dir}`])
+  await run(app, endpoint, WARMUP_S)
+  const from = Number(hrtime.bigint() / 1000n)
+  const result = await run(app, endpoint)
+  const to = Number(hrtime.bigint() / 1000n)
+  await stopProcess(app.process)
+  const [file] = readdirSync(dir).filter((name) => name.endsWith('.cpuprofile'))
+  const { busyMs, shares } = attribute(join(dir, file), from, to)
+  const usPerRequest = (busyMs * 1000) / Math.max(result.requests, 1)
+  return { result, usPerRequest, shares }
+}
+
+// Features that a setting switches off, and what the app saves without them.
+const SWITCHES: [feature: string, overrides: NodeJS.ProcessEnv][] = [
+  ['request logging (LOG_LEVEL=warn)', { LOG_LEVEL: 'warn' }],
+  ['rate limiting (RATE_LIMIT_MAX=0)', { RATE_LIMIT_MAX: '0' }],
+]
+
+async function costs(backends: Services) {
+  const probe = await startApp(backends)
+  const present = await presentEndpoints(probe)
+  await stopProcess(probe.process)
+
+  const profiles: Awaited<ReturnType<typeof profileEndpoint>>[] = []
+  for (const endpoint of present) {
+    profiles.push(await profileEndpoint(backends, endpoint))
+    log(`${endpoint.name} profiled`)
+  }
+  const names = [...BUCKETS.map(([name]) => name), 'other']
+  const cell = (share = 0, us: number) => `${(share * us).toFixed(1)} (${(share * 100).toFixed(0)}%)`
+  const profileTable = markdownTable(
+    ['CPU µs per request (share)', ...present.map((endpoint) => endpoint.name)],
+    [
+      ...names.map((name) => [
+        name,
+        ...profiles.map(({ shares, usPerRequest }) => cell(shares.get(name), usPerRequest)),
+      ]),
+      ['total', ...profiles.map(({ usPerRequest }) => usPerRequest.toFixed(1))],
+    ],
   )
+
+  const app = await startApp(backends)
+  const rows: string[][] = []
+  for (const [feature, overrides] of SWITCHES) {
+    const without = await startApp(backends, overrides)
+    const cells: string[] = []
+    for (const endpoint of present) {
+      await run(app, endpoint, WARMUP_S)
+      await run(without, endpoint, WARMUP_S)
+      const gains: number[] = []
+      for (let round = 0; round < ROUNDS; round++) {
+        const on = await run(app, endpoint)
+        const off = await run(without, endpoint)
+        gains.push(off.requestsPerSecond / on.requestsPerSecond - 1)
+      }
+      const gain = median(gains)
+      cells.push(`${gain >= 0 ? '+' : ''}${(gain * 100).toFixed(0)}%`)
+    }
+    await stopProcess(without.process)
+    rows.push([feature, ...cells])
+    log(`${feature} measured`)
+  }
+  await stopProcess(app.process)
+  const switchTable = markdownTable(['req/s gained with it off', ...present.map((endpoint) => endpoint.name)], rows)
+
+  const body = [
+    `The last \`npm run bench -- --costs\` (${new Date().toISOString().slice(0, 10)}), every feature on. Where each`,
+    "route's CPU time goes: a CPU profile of the app (`node --cpu-prof`) during one run per route, its samples put",
+    "into buckets by the code they were in (a function's own time; idle time left out), in µs of CPU per request.",
+    'The profiler itself adds a little to every bucket. `redis client` and `postgres client` serve the route and the',
+    'rate limiter alike; `socket writes` is the kernel work of every write (answers, Redis and Postgres commands).',
+    '',
+    profileTable,
+    '',
+    `Switching a feature off (paired runs, median of ${ROUNDS} rounds of ${DURATION_S} s, ${CLIENT}, ${CONNECTIONS} connections):`,
+    '',
+    switchTable,
+  ].join('\n')
+  console.log(`\n${body}\n`)
+  writePart(options.output, '## Feature costs', body)
+}
+
+async function soak(backends: Services, seconds: number) {
+  const app = await startApp(backends)
   const samples: { at: number; rss: number }[] = []
-  const sampler = setInterval(() => samples.push({ at: Date.now(), rss: memory(app.pid as number).rss }), 2000)
+  const pid = app.process.pid as number
+  const sampler = setInterval(() => samples.push({ at: Date.now(), rss: memory(pid).rss }), 2000)
   // Mixed traffic: reads and writes on every route, new keys all the time.
   let n = 0
   const result = await autocannon({
-    url: `http://127.0.0.1:${port}`,
+    url: app.url({ name: '', method: 'GET', path: '' }),
     connections: CONNECTIONS,
     duration: seconds,
     requests: [
@@ -342,7 +353,7 @@ async function soak(seconds: number) {
     ],
   })
   clearInterval(sampler)
-  await stopProcess(app)
+  await stopProcess(app.process)
   // Least-squares slope of RSS over time, after the first quarter (warm-up, JIT, pools).
   const steady = samples.slice(Math.floor(samples.length / 4))
   const t0 = steady[0].at
@@ -357,42 +368,16 @@ async function soak(seconds: number) {
     `${result.errors + result.non2xx} errors; RSS ${ys[0].toFixed(0)} → ${ys[ys.length - 1].toFixed(0)} MiB ` +
     `(min ${Math.min(...ys).toFixed(0)}, max ${Math.max(...ys).toFixed(0)}), trend ${slope.toFixed(2)} MiB/min after warm-up.`
   console.log(`\n${line}\n`)
-  return line
+  writePart(options.output, '## Memory', line)
 }
 
-// BENCHMARKS.md: the bench's part, then `## Memory` with the soak's line; each
-// run rewrites its own part and keeps the other.
-const MEMORY_HEADING = '## Memory'
-
-function writeReport(part: { bench?: string; soak?: string }) {
-  let current = ''
-  try {
-    current = readFileSync(options.output, 'utf8')
-  } catch {}
-  const at = current.indexOf(`\n${MEMORY_HEADING}\n`)
-  const bench = part.bench ?? (at >= 0 ? current.slice(0, at) : current).trim()
-  const soak = part.soak ?? (at >= 0 ? current.slice(at + MEMORY_HEADING.length + 2).trim() : '')
-  writeFileSync(options.output, `${[bench, soak && `${MEMORY_HEADING}\n\n${soak}`].filter(Boolean).join('\n\n')}\n`)
-}
-
+const backends = await services()
+log('services ready')
 try {
-  if (options.soak) {
-    writeReport({ soak: await soak(Number(options.soak)) })
-  } else {
-    const { table, summary } = await bench()
-    const date = new Date().toISOString().slice(0, 10)
-    writeReport({
-      bench: [
-        '# Benchmarks',
-        `The last \`npm run bench\` (${date}). Reproduce with \`npm run bench\`; the soak with \`npm run bench -- --soak 60\`.`,
-        table,
-        summary,
-      ].join('\n\n'),
-    })
-  }
+  if (options.soak) await soak(backends, Number(options.soak))
+  else if (options.costs) await costs(backends)
+  else await bench(backends)
   log(`done in ${((Date.now() - started) / 1000).toFixed(0)} s; wrote ${options.output}`)
 } finally {
-  for (const child of children) if (child.exitCode === null) child.kill('SIGKILL')
-  // Last in, first out: the database is dropped before its server stops.
-  for (const cleanup of cleanups.reverse()) await cleanup().catch(() => {})
+  await backends.stop()
 }

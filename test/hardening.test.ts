@@ -22,14 +22,30 @@ async function buildWithLogs(t: Test, env: Record<string, string> = {}) {
   return { app, lines }
 }
 
-t.test('responses carry helmet security headers', async (t) => {
+t.test('API answers carry the headers a JSON API needs, precomputed and nothing more', async (t) => {
   const app = await build(t)
-  for (const url of ['/', '/users', '/cache/absent', '/docs/json', '/nope']) {
+  for (const url of ['/', '/users', '/cache/absent', '/nope']) {
     const res = await app.inject({ method: 'GET', url })
+    t.equal(res.headers['cache-control'], 'no-store', url)
+    t.equal(res.headers['content-security-policy'], "default-src 'none'; frame-ancestors 'none'", url)
     t.equal(res.headers['x-content-type-options'], 'nosniff', url)
-    t.equal(res.headers['x-frame-options'], 'SAMEORIGIN', url)
-    t.match(res.headers['content-security-policy'], /default-src 'self'/, url)
+    t.equal(res.headers['x-frame-options'], 'DENY', url)
     t.equal(res.headers['x-powered-by'], undefined, url)
+    t.equal(res.headers['referrer-policy'], undefined, `${url}: a page's headers are for /docs only`)
+  }
+})
+
+t.test("the Swagger UI under /docs gets helmet's full policy", async (t) => {
+  const app = await build(t)
+  for (const url of ['/docs/', '/docs/json', '/docs/static/index.css']) {
+    const res = await app.inject({ method: 'GET', url })
+    t.equal(res.statusCode, 200, url)
+    t.match(res.headers['content-security-policy'], /default-src 'self'/, url)
+    t.equal(res.headers['x-frame-options'], 'SAMEORIGIN', url)
+    t.equal(res.headers['x-content-type-options'], 'nosniff', url)
+    t.equal(res.headers['referrer-policy'], 'no-referrer', url)
+    t.equal(res.headers['cross-origin-opener-policy'], 'same-origin', url)
+    t.equal(res.headers['strict-transport-security'], undefined, `${url}: no HSTS over plain HTTP`)
   }
 })
 

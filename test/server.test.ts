@@ -14,7 +14,7 @@ t.test('the server process serves HTTP and logs JSON lines', async (t) => {
   await once(server.process, 'exit')
   const lines = server.output().trim().split('\n')
   for (const line of lines) t.doesNotThrow(() => JSON.parse(line), `a JSON log line: ${line.slice(0, 80)}`)
-  t.match(server.output(), /"requestId":"json-log-1".*"msg":"incoming request"/)
+  t.match(server.output(), /"requestId":"json-log-1".*"msg":"request completed"/)
 })
 
 t.test(
@@ -22,7 +22,7 @@ t.test(
   { skip: existsSync(SCRIPT) ? false : `needs ${SCRIPT} (util-linux) for a pseudo-terminal` },
   async (t) => {
     const server = await startServer(t, {}, { terminal: true })
-    // Not /health/live: it logs only warnings.
+    // Not /health/live: it has no request line.
     const res = await fetch(`${server.baseUrl}/health`, { headers: { 'x-request-id': 'pretty-log-1' } })
     t.equal(res.status, 200)
     await eventually(async () => {
@@ -32,7 +32,7 @@ t.test(
     await once(server.process, 'exit')
     const output = stripVTControlCharacters(server.output())
     t.match(output, /^\[\d{2}:\d{2}:\d{2}\.\d{3}\] INFO: Server listening at http:\/\/127\.0\.0\.1:\d+\r?$/m)
-    t.match(output, /INFO: incoming request\r?\n\s+requestId: "pretty-log-1"/)
+    t.match(output, /INFO: request completed\r?\n\s+requestId: "pretty-log-1"/)
     t.notMatch(output, /^\{"level"/m, 'no JSON line')
   },
 )

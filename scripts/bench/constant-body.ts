@@ -1,7 +1,7 @@
-// The ceiling the benchmark compares each endpoint with: a bare Fastify
+// The constant-body ceiling: a bare Fastify
 // server, configured like the app's (production, info-level request logs), whose
 // routes answer constant JSON bodies of the sizes the real endpoints answer.
-// Usage: node scripts/bench-ceiling.ts <port> <name=bytes>...
+// Usage: node scripts/bench/constant-body.ts <port> <name=bytes>...
 import Fastify from 'fastify'
 
 const [port, ...sizes] = process.argv.slice(2)

@@ -1,0 +1,45 @@
+// Child processes of the bench: started, probed until they answer, stopped;
+// all killed when the bench exits, whatever happens.
+import { type ChildProcess, spawn } from 'node:child_process'
+import { once } from 'node:events'
+import { readFileSync } from 'node:fs'
+
+const children: ChildProcess[] = []
+process.on('exit', () => {
+  for (const child of children) if (child.exitCode === null) child.kill('SIGKILL')
+})
+
+/** Starts `node <args>` with its stdout (the logs) going to /dev/null; resolves once `probePath` answers. */
+export async function startProcess(
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  port: number,
+  probePath = '/health/live',
+): Promise<ChildProcess> {
+  const child = spawn(process.execPath, args, { env, stdio: ['ignore', 'ignore', 'inherit'] })
+  children.push(child)
+  for (const deadline = Date.now() + 30_000; ; ) {
+    if (child.exitCode !== null) throw new Error(`${args.join(' ')} exited with ${child.exitCode}`)
+    try {
+      await fetch(`http://127.0.0.1:${port}${probePath}`)
+      return child
+    } catch {
+      if (Date.now() > deadline) throw new Error(`${args.join(' ')} did not start`)
+      await new Promise((resolve) => setTimeout(resolve, 100))
+    }
+  }
+}
+
+export async function stopProcess(child: ChildProcess) {
+  if (child.exitCode !== null) return
+  const exited = once(child, 'exit')
+  child.kill('SIGTERM')
+  await exited
+}
+
+/** A process's resident set size now and at its peak (VmHWM), in MiB. */
+export function memory(pid: number): { rss: number; peak: number } {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8')
+  const kib = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? 0)
+  return { rss: kib('VmRSS') / 1024, peak: kib('VmHWM') / 1024 }
+}

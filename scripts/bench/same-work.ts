@@ -1,0 +1,41 @@
+// The same-work ceiling: what each route costs with none of the features
+// around it. Bare Fastify (logger off, default options) with only the app's
+// data plugins (the Postgres pool, the Redis client, the cache store, the user
+// cache, the users repository, the health checks: decorators, no hooks) and the
+// app's own route modules, so every request runs the same SQL, the same Redis
+// commands, the same validation and serialization, with the same clients and
+// settings. Left out: request logging, metrics, rate limiting, security
+// headers, request ids, timeouts, the error handler and the OpenAPI document.
+// The app's configuration comes from the environment, as for the app.
+// Usage: node scripts/bench/same-work.ts <port>
+import Fastify from 'fastify'
+import cachePlugin from '../../plugins/cache.ts'
+import cacheStorePlugin from '../../plugins/cache-store.ts'
+import dbPlugin from '../../plugins/db.ts'
+import healthPlugin from '../../plugins/health.ts'
+import userCachePlugin from '../../plugins/user-cache.ts'
+import usersPlugin from '../../plugins/users.ts'
+import cacheRoutes from '../../routes/cache.ts'
+import healthRoutes from '../../routes/health.ts'
+import rootRoutes from '../../routes/root.ts'
+import userRoutes from '../../routes/users.ts'
+import { loadConfig } from '../../src/config.ts'
+import { ErrorResponse } from '../../src/schemas.ts'
+
+const [port] = process.argv.slice(2)
+// The app has applied the migrations already.
+const config = loadConfig({ ...process.env, MIGRATE_ON_START: 'false' })
+const app = Fastify()
+app.addSchema(ErrorResponse)
+await app.register(dbPlugin, { config })
+await app.register(cachePlugin, { config })
+await app.register(cacheStorePlugin)
+await app.register(userCachePlugin, { ttlSeconds: config.USERS_CACHE_TTL_SECONDS })
+await app.register(usersPlugin)
+await app.register(healthPlugin)
+await app.register(rootRoutes)
+await app.register(userRoutes)
+await app.register(cacheRoutes)
+await app.register(healthRoutes)
+await app.listen({ port: Number(port), host: '127.0.0.1' })
+process.on('SIGTERM', () => app.close().then(() => process.exit(0)))
