@@ -11,7 +11,6 @@
 // Other options: --duration <s> (per run, 3), --rounds <n> (3), --warmup <s>
 // (1), --connections <n> (32). Postgres and Redis: DATABASE_URL and REDIS_URL
 // when both are set, else containers.
-import type { ChildProcess } from 'node:child_process'
 import { mkdtempSync, readdirSync, readFileSync } from 'node:fs'
 import { availableParallelism, cpus, tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -20,7 +19,7 @@ import { parseArgs } from 'node:util'
 import autocannon from 'autocannon'
 import { freePort } from '../test/ports.ts'
 import { type Client, type Endpoint, load, type Result } from './bench/load.ts'
-import { memory, startProcess, stopProcess } from './bench/processes.ts'
+import { memory, type Started, startProcess, stopProcess } from './bench/processes.ts'
 import { attribute, BUCKETS } from './bench/profile.ts'
 import { markdownTable, writePart } from './bench/report.ts'
 import { type Services, services } from './bench/services.ts'
@@ -88,27 +87,26 @@ function appEnvironment(backends: Services, port: number, overrides: NodeJS.Proc
   }
 }
 
-interface Server {
-  process: ChildProcess
+interface Server extends Started {
   url: (endpoint: Endpoint) => string
 }
 
 async function startApp(backends: Services, overrides: NodeJS.ProcessEnv = {}, nodeFlags: string[] = []) {
   const port = await freePort()
-  const child = await startProcess([...nodeFlags, ...START_ARGS], appEnvironment(backends, port, overrides), port)
+  const started = await startProcess([...nodeFlags, ...START_ARGS], appEnvironment(backends, port, overrides), port)
   const base = `http://127.0.0.1:${port}`
   await fetch(`${base}/cache`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify({ key: READ_KEY, value: { name: 'João', roles: ['admin', 'dev'], n: 42 }, ttl: 3600 }),
   })
-  return { process: child, url: (endpoint: Endpoint) => `${base}${endpoint.path}` }
+  return { ...started, url: (endpoint: Endpoint) => `${base}${endpoint.path}` }
 }
 
 async function startSameWork(backends: Services): Promise<Server> {
   const port = await freePort()
-  const child = await startProcess(['scripts/bench/same-work.ts', String(port)], appEnvironment(backends, port), port)
-  return { process: child, url: (endpoint) => `http://127.0.0.1:${port}${endpoint.path}` }
+  const started = await startProcess(['scripts/bench/same-work.ts', String(port)], appEnvironment(backends, port), port)
+  return { ...started, url: (endpoint) => `http://127.0.0.1:${port}${endpoint.path}` }
 }
 
 const slug = (name: string) => name.replace(/[^a-z]+/gi, '-').toLowerCase()
@@ -116,13 +114,13 @@ const slug = (name: string) => name.replace(/[^a-z]+/gi, '-').toLowerCase()
 async function startConstantBody(sizes: Map<string, number>): Promise<Server> {
   const port = await freePort()
   const routes = [...sizes].map(([name, bytes]) => `${slug(name)}=${Math.round(bytes)}`)
-  const child = await startProcess(
+  const started = await startProcess(
     ['scripts/bench/constant-body.ts', String(port), ...routes],
     { PATH: process.env.PATH, NODE_ENV: 'production' },
     port,
     `/ceiling/${routes[0].split('=')[0]}`,
   )
-  return { process: child, url: (endpoint) => `http://127.0.0.1:${port}/ceiling/${slug(endpoint.name)}` }
+  return { ...started, url: (endpoint) => `http://127.0.0.1:${port}/ceiling/${slug(endpoint.name)}` }
 }
 
 const run = (server: Server, endpoint: Endpoint, seconds = DURATION_S) =>
@@ -156,11 +154,17 @@ async function bench(backends: Services) {
   const sameWork = await startSameWork(backends)
   log(`app up (pid ${app.process.pid}), same-work ceiling up`)
   const present = await presentEndpoints(app)
+  let served = 0
+  const runApp = async (endpoint: Endpoint, seconds?: number) => {
+    const result = await run(app, endpoint, seconds)
+    served += result.requests
+    return result
+  }
 
   // Warm-up (JIT, pools, caches), which also gives each answer's size.
   const sizes = new Map<string, number>()
   for (const endpoint of present) {
-    sizes.set(endpoint.name, (await run(app, endpoint, WARMUP_S)).bytes)
+    sizes.set(endpoint.name, (await runApp(endpoint, WARMUP_S)).bytes)
     await run(sameWork, endpoint, WARMUP_S)
   }
   const constant = await startConstantBody(sizes)
@@ -173,7 +177,7 @@ async function bench(backends: Services) {
   for (let round = 1; round <= ROUNDS; round++) {
     for (const endpoint of present) {
       runs.get(endpoint.name)?.push({
-        app: await run(app, endpoint),
+        app: await runApp(endpoint),
         sameWork: await run(sameWork, endpoint),
         constant: await run(constant, asGet(endpoint)),
       })
@@ -182,6 +186,7 @@ async function bench(backends: Services) {
   }
   const appMemory = memory(app.process.pid as number)
   await Promise.all([app, sameWork, constant].map((server) => stopProcess(server.process)))
+  const logBytesPerRequest = (await app.logBytes) / Math.max(served, 1)
 
   const rows = present.map((endpoint) => {
     const pairs = runs.get(endpoint.name) ?? []
@@ -222,7 +227,8 @@ async function bench(backends: Services) {
     'median of the rounds (errors: their sum). The app runs as `npm start` runs it, every feature on (info-level request',
     'log, metrics, rate limit counting in Redis, security headers, request ids, timeouts). Load generator, servers,',
     `Postgres and Redis on the same machine: ${machine()}.`,
-    `App peak RSS ${appMemory.peak.toFixed(0)} MiB (${appMemory.rss.toFixed(0)} MiB at the end).`,
+    `App peak RSS ${appMemory.peak.toFixed(0)} MiB (${appMemory.rss.toFixed(0)} MiB at the end); its log, read through a pipe`,
+    `as Docker reads it, about ${logBytesPerRequest.toFixed(0)} bytes per request.`,
   ].join('\n')
   console.log(`\n${table}\n\n${summary}\n`)
   const date = new Date().toISOString().slice(0, 10)

@@ -1,5 +1,7 @@
 // Child processes of the bench: started, probed until they answer, stopped;
-// all killed when the bench exits, whatever happens.
+// all killed when the bench exits, whatever happens. A server's log (its
+// stdout) goes through a pipe to `wc -c`, as a container's goes through a pipe
+// to Docker: writing it costs what it costs in production, and its size is known.
 import { type ChildProcess, spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { readFileSync } from 'node:fs'
@@ -9,20 +11,33 @@ process.on('exit', () => {
   for (const child of children) if (child.exitCode === null) child.kill('SIGKILL')
 })
 
-/** Starts `node <args>` with its stdout (the logs) going to /dev/null; resolves once `probePath` answers. */
+export interface Started {
+  process: ChildProcess
+  /** How many bytes the process has logged, once it has exited. */
+  logBytes: Promise<number>
+}
+
+/** Starts `node <args>`; resolves once `probePath` answers. */
 export async function startProcess(
   args: string[],
   env: NodeJS.ProcessEnv,
   port: number,
   probePath = '/health/live',
-): Promise<ChildProcess> {
-  const child = spawn(process.execPath, args, { env, stdio: ['ignore', 'ignore', 'inherit'] })
+): Promise<Started> {
+  const counter = spawn('wc', ['-c'], { stdio: ['pipe', 'pipe', 'inherit'] })
+  let counted = ''
+  counter.stdout.on('data', (chunk) => {
+    counted += chunk
+  })
+  const logBytes = once(counter, 'close').then(() => Number.parseInt(counted, 10))
+  const child = spawn(process.execPath, args, { env, stdio: ['ignore', counter.stdin, 'inherit'] })
+  counter.stdin.destroy()
   children.push(child)
   for (const deadline = Date.now() + 30_000; ; ) {
     if (child.exitCode !== null) throw new Error(`${args.join(' ')} exited with ${child.exitCode}`)
     try {
       await fetch(`http://127.0.0.1:${port}${probePath}`)
-      return child
+      return { process: child, logBytes }
     } catch {
       if (Date.now() > deadline) throw new Error(`${args.join(' ')} did not start`)
       await new Promise((resolve) => setTimeout(resolve, 100))
