@@ -2,6 +2,7 @@ import type { Server } from 'node:http'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import Fastify, { type FastifyHttpOptions } from 'fastify'
 import fp from 'fastify-plugin'
+import { destination } from 'pino'
 import { requestId } from '../plugins/request-id.ts'
 import app, { type AppOptions } from './app.ts'
 import type { Config } from './config.ts'
@@ -17,6 +18,20 @@ const PRETTY_TRANSPORT = {
   options: { translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' },
 }
 
+// What the log may hold in memory while stdout cannot take it; beyond, lines are dropped.
+const MAX_PENDING_LOG_BYTES = 8 * 1024 * 1024
+
+/**
+ * JSON lines to stdout, written asynchronously: under load the lines that
+ * arrive while a write is in progress go out together in the next one (one
+ * system call for many lines instead of one each), and a slow reader of the
+ * pipe (Docker's log driver) never blocks the event loop. pino writes what is
+ * pending synchronously when the process exits.
+ */
+function stdoutLog() {
+  return destination({ dest: 1, sync: false, maxLength: MAX_PENDING_LOG_BYTES })
+}
+
 export interface LogOptions {
   /** Human-readable lines (pino-pretty) instead of JSON. Default: stdout is a terminal. */
   pretty?: boolean
@@ -28,7 +43,7 @@ export function serverOptions(
   config: Config,
   { pretty = process.stdout.isTTY === true, stream }: LogOptions = {},
 ): FastifyHttpOptions<Server> {
-  const output = stream ? { stream } : pretty ? { transport: PRETTY_TRANSPORT } : {}
+  const output = stream ? { stream } : pretty ? { transport: PRETTY_TRANSPORT } : { stream: stdoutLog() }
   return {
     logger: {
       level: config.LOG_LEVEL,
