@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
-import { CacheKeyNotFoundError } from '../src/errors.ts'
-import { errorResponses } from '../src/schemas.ts'
+import { CacheKeyNotFoundError } from '../lib/errors.ts'
+import { errorResponses } from '../lib/schemas/error.ts'
 
 export const MAX_KEY_LENGTH = 512
 export const DEFAULT_TTL_SECONDS = 3600

@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
 import type { FastifyReply, FastifyRequest } from 'fastify'
-import { errorResponses } from '../src/schemas.ts'
+import { errorResponses } from '../lib/schemas/error.ts'
 
 const ServiceStatus = Type.Object({
   status: Type.Union([Type.Literal('ok'), Type.Literal('error')]),

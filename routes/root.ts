@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
-import { packageVersion } from '../src/package-info.ts'
-import { errorResponses } from '../src/schemas.ts'
+import { packageVersion } from '../lib/package-info.ts'
+import { errorResponses } from '../lib/schemas/error.ts'
 
 const ServiceInfo = Type.Object(
   {

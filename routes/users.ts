@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
-import { UserNotFoundError } from '../src/errors.ts'
-import { errorResponses } from '../src/schemas.ts'
+import { UserNotFoundError } from '../lib/errors.ts'
+import { errorResponses } from '../lib/schemas/error.ts'
 
 export const DEFAULT_LIMIT = 100
 export const MAX_LIMIT = 100

@@ -1,7 +1,7 @@
 import { PG_MIGRATE_LOCK_ID } from 'node-pg-migrate'
 import pg from 'pg'
 import t from 'tap'
-import { MIGRATIONS_TABLE, migrate } from '../src/migrations.ts'
+import { MIGRATIONS_TABLE, migrate } from '../lib/migrations.ts'
 import { build, eventually, freshDatabase, services, withClient } from './helper.ts'
 
 const quiet = { info() {}, warn() {}, error() {} }

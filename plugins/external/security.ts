@@ -1,7 +1,7 @@
 import fastifyCors from '@fastify/cors'
 import fp from 'fastify-plugin'
 import helmet from 'helmet'
-import type { Config } from '../src/config.ts'
+import type { Config } from '../../lib/config.ts'
 
 /**
  * Security headers on every response (helmet), with a Content-Security-Policy

@@ -1,5 +1,5 @@
 import fp from 'fastify-plugin'
-import { EmailTakenError, UsernameNotNormalizedError, UsernameTakenError } from '../src/errors.ts'
+import { EmailTakenError, UsernameNotNormalizedError, UsernameTakenError } from '../../lib/errors.ts'
 import type { CacheOutcome } from './user-cache.ts'
 
 export interface User {

@@ -1,6 +1,6 @@
 import fp from 'fastify-plugin'
 import type { Result } from 'ioredis'
-import { CacheUnavailableError } from '../src/errors.ts'
+import { CacheUnavailableError } from '../../lib/errors.ts'
 
 export interface CachedEntry {
   value: unknown

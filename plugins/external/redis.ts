@@ -1,8 +1,8 @@
 import fp from 'fastify-plugin'
 import { Redis } from 'ioredis'
-import type { Config } from '../src/config.ts'
-import { redisConnection } from '../src/connections.ts'
-import { withTimeout } from '../src/timeout.ts'
+import type { Config } from '../../lib/config.ts'
+import { redisConnection } from '../../lib/connections.ts'
+import { withTimeout } from '../../lib/timeout.ts'
 
 declare module 'fastify' {
   interface FastifyInstance {

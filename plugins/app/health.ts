@@ -1,7 +1,7 @@
 import type { FastifyBaseLogger } from 'fastify'
 import fp from 'fastify-plugin'
-import { MigrationsPendingError } from '../src/errors.ts'
-import { TimeoutError, withTimeout } from '../src/timeout.ts'
+import { MigrationsPendingError } from '../../lib/errors.ts'
+import { TimeoutError, withTimeout } from '../../lib/timeout.ts'
 
 export interface ServiceStatus {
   status: 'ok' | 'error'

@@ -1,11 +1,11 @@
 import fastifyPostgres from '@fastify/postgres'
 import fp from 'fastify-plugin'
 import type { QueryConfig, QueryResult, QueryResultRow } from 'pg'
-import type { Config } from '../src/config.ts'
-import { postgresConnection } from '../src/connections.ts'
-import { DatabaseUnavailableError, MigrationsPendingError } from '../src/errors.ts'
-import { migrate } from '../src/migrations.ts'
-import { withTimeout } from '../src/timeout.ts'
+import type { Config } from '../../lib/config.ts'
+import { postgresConnection } from '../../lib/connections.ts'
+import { DatabaseUnavailableError, MigrationsPendingError } from '../../lib/errors.ts'
+import { migrate } from '../../lib/migrations.ts'
+import { withTimeout } from '../../lib/timeout.ts'
 
 export interface Database {
   /** Runs one statement on the pool; failures to reach Postgres become 503 errors. */

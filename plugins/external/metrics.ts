@@ -2,7 +2,7 @@ import client from '@prometheus-io/client'
 import type { RouteOptions } from 'fastify'
 import fastifyMetrics from 'fastify-metrics'
 import fp from 'fastify-plugin'
-import type { Config } from '../src/config.ts'
+import type { Config } from '../../lib/config.ts'
 
 export const METRICS_PATH = '/metrics'
 

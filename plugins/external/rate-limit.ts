@@ -1,8 +1,8 @@
 import fastifyRateLimit, { type FastifyRateLimitStore } from '@fastify/rate-limit'
 import RedisStore from '@fastify/rate-limit/store/RedisStore.js'
 import fp from 'fastify-plugin'
-import type { Config } from '../src/config.ts'
-import { RateLimitedError } from '../src/errors.ts'
+import type { Config } from '../../lib/config.ts'
+import { RateLimitedError } from '../../lib/errors.ts'
 
 /**
  * Where the counters live: `<REDIS_KEY_PREFIX>ratelimit:<client address>`,

@@ -3,7 +3,7 @@ import { findPackageJSON } from 'node:module'
 import { dirname } from 'node:path'
 
 const packageJsonPath = findPackageJSON('..', import.meta.url)
-if (!packageJsonPath) throw new Error('package.json not found above src/')
+if (!packageJsonPath) throw new Error('package.json not found above lib/')
 
 const packageJson = JSON.parse(readFileSync(packageJsonPath, 'utf8')) as { name: string; version: string }
 

@@ -1,8 +1,8 @@
 import fastifySwagger from '@fastify/swagger'
 import fastifySwaggerUi from '@fastify/swagger-ui'
 import fp from 'fastify-plugin'
-import { packageVersion } from '../src/package-info.ts'
-import { ErrorResponse } from '../src/schemas.ts'
+import { packageVersion } from '../../lib/package-info.ts'
+import { ErrorResponse } from '../../lib/schemas/error.ts'
 
 const DESCRIPTION = [
   'A Fastify web service with PostgreSQL (users) and Redis (a key-value cache), orchestrated by Docker Compose.',
