@@ -3,8 +3,8 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import Fastify, { type FastifyHttpOptions, LogController } from 'fastify'
 import fp from 'fastify-plugin'
 import type { Config } from '../lib/config.ts'
+import { requestId } from '../lib/request-id.ts'
 import { buildValidator } from '../lib/validation.ts'
-import { requestId } from '../plugins/app/request-id.ts'
 import app, { type AppOptions } from './app.ts'
 
 // Longest encoded :key a URL can carry: 512 characters of up to 4 UTF-8 bytes,
@@ -44,7 +44,7 @@ export function serverOptions(
       },
       ...output,
     },
-    // The caller's x-request-id when it is safe, else a new UUID (plugins/app/request-id.ts).
+    // The caller's x-request-id when it is safe, else a new UUID (lib/request-id.ts).
     requestIdHeader: false,
     genReqId: requestId,
     logController: new LogController({ requestIdLogLabel: 'requestId' }),
