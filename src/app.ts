@@ -9,9 +9,9 @@ import requestIdPlugin from '../plugins/app/request-id.ts'
 import userCachePlugin from '../plugins/app/user-cache.ts'
 import usersPlugin from '../plugins/app/users.ts'
 import metricsPlugin from '../plugins/external/metrics.ts'
-import dbPlugin from '../plugins/external/postgres.ts'
+import postgresPlugin from '../plugins/external/postgres.ts'
 import rateLimitPlugin from '../plugins/external/rate-limit.ts'
-import cachePlugin from '../plugins/external/redis.ts'
+import redisPlugin from '../plugins/external/redis.ts'
 import securityPlugin from '../plugins/external/security.ts'
 import swaggerPlugin from '../plugins/external/swagger.ts'
 import cacheRoutes from '../routes/cache.ts'
@@ -37,8 +37,8 @@ export default async function app(fastify: FastifyInstance, { config, testHooks 
   await fastify.register(drainPlugin)
   await fastify.register(requestIdPlugin)
 
-  await fastify.register(dbPlugin, { config })
-  await fastify.register(cachePlugin, { config })
+  await fastify.register(postgresPlugin, { config })
+  await fastify.register(redisPlugin, { config })
   await fastify.register(cacheStorePlugin)
   await fastify.register(userCachePlugin, {
     ttlSeconds: config.USERS_CACHE_TTL_SECONDS,

@@ -65,5 +65,5 @@ export default fp(
     }
     fastify.decorate('cacheStore', store)
   },
-  { name: 'cache-store', dependencies: ['cache'], fastify: '5.x' },
+  { name: 'cache-store', dependencies: ['redis'], fastify: '5.x' },
 )

@@ -65,5 +65,5 @@ export default fp(
 
     fastify.decorate('health', { check })
   },
-  { name: 'health', dependencies: ['db', 'cache'], fastify: '5.x' },
+  { name: 'health', dependencies: ['postgres', 'redis'], fastify: '5.x' },
 )

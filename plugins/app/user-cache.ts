@@ -132,5 +132,5 @@ export default fp(
       clearTimeout(retryTimer)
     })
   },
-  { name: 'user-cache', dependencies: ['cache'], fastify: '5.x' },
+  { name: 'user-cache', dependencies: ['redis'], fastify: '5.x' },
 )

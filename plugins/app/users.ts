@@ -155,5 +155,5 @@ export default fp(
     }
     fastify.decorate('users', users)
   },
-  { name: 'users', dependencies: ['db', 'user-cache'], fastify: '5.x' },
+  { name: 'users', dependencies: ['postgres', 'user-cache'], fastify: '5.x' },
 )

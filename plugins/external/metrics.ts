@@ -74,5 +74,5 @@ export default fp(
       },
     })
   },
-  { name: 'metrics', dependencies: ['db', 'cache'], fastify: '5.x' },
+  { name: 'metrics', dependencies: ['postgres', 'redis'], fastify: '5.x' },
 )

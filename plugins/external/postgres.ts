@@ -40,9 +40,9 @@ function isUnavailable(err: unknown): boolean {
 }
 
 export default fp(
-  async function dbPlugin(fastify, { config }: { config: Config }) {
+  async function postgresPlugin(fastify, { config }: { config: Config }) {
     const connection = postgresConnection(config)
-    const log = fastify.log.child({ plugin: 'db' })
+    const log = fastify.log.child({ plugin: 'postgres' })
 
     // onClose hooks run last-registered first: this one, registered before
     // @fastify/postgres, runs after it has ended the pool.
@@ -130,5 +130,5 @@ export default fp(
       await attempt
     })
   },
-  { name: 'db', fastify: '5.x' },
+  { name: 'postgres', fastify: '5.x' },
 )

@@ -119,5 +119,5 @@ export default fp(
       errorResponseBuilder: (_request, context) => new RateLimitedError(context.after),
     })
   },
-  { name: 'rate-limit', dependencies: ['cache'], fastify: '5.x' },
+  { name: 'rate-limit', dependencies: ['redis'], fastify: '5.x' },
 )

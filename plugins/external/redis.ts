@@ -19,8 +19,8 @@ const MAX_RECONNECT_DELAY_MS = 2000
  * gives up, while this service must start, and recover, with Redis down.
  */
 export default fp(
-  async function cachePlugin(fastify, { config }: { config: Config }) {
-    const log = fastify.log.child({ plugin: 'cache' })
+  async function redisPlugin(fastify, { config }: { config: Config }) {
+    const log = fastify.log.child({ plugin: 'redis' })
     const { url, options } = redisConnection(config)
     const clientOptions = {
       ...options,
@@ -67,5 +67,5 @@ export default fp(
       log.info('redis connection closed')
     })
   },
-  { name: 'cache', fastify: '5.x' },
+  { name: 'redis', fastify: '5.x' },
 )
