@@ -5,6 +5,7 @@ import cacheStorePlugin from '../plugins/app/cache-store.ts'
 import drainPlugin from '../plugins/app/drain.ts'
 import healthPlugin from '../plugins/app/health.ts'
 import jsonDepthPlugin from '../plugins/app/json-depth.ts'
+import migrationsPlugin from '../plugins/app/migrations.ts'
 import requestIdPlugin from '../plugins/app/request-id.ts'
 import userCachePlugin from '../plugins/app/user-cache.ts'
 import usersPlugin from '../plugins/app/users.ts'
@@ -38,6 +39,7 @@ export default async function app(fastify: FastifyInstance, { config, testHooks 
   await fastify.register(requestIdPlugin)
 
   await fastify.register(postgresPlugin, { config })
+  await fastify.register(migrationsPlugin, { config })
   await fastify.register(redisPlugin, { config })
   await fastify.register(cacheStorePlugin)
   await fastify.register(userCachePlugin, {

@@ -50,9 +50,15 @@ export default fp(
       }
     }
 
+    // Postgres serves this app once it answers and the schema is migrated.
+    async function postgresReady() {
+      await fastify.db.ping(CHECK_TIMEOUT_MS)
+      if (!fastify.migrations.done) throw new MigrationsPendingError()
+    }
+
     async function check(log: FastifyBaseLogger = fastify.log): Promise<HealthReport> {
       const [db, cache] = await Promise.all([
-        probe('PostgreSQL', () => fastify.db.ping(CHECK_TIMEOUT_MS), log),
+        probe('PostgreSQL', postgresReady, log),
         probe('Redis', () => fastify.redis.ping(), log),
       ])
       const healthy = db.status === 'ok' && cache.status === 'ok'
@@ -65,5 +71,5 @@ export default fp(
 
     fastify.decorate('health', { check })
   },
-  { name: 'health', dependencies: ['postgres', 'redis'], fastify: '5.x' },
+  { name: 'health', dependencies: ['postgres', 'redis', 'migrations'], fastify: '5.x' },
 )

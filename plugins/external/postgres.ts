@@ -3,17 +3,14 @@ import fp from 'fastify-plugin'
 import type { QueryConfig, QueryResult, QueryResultRow } from 'pg'
 import type { Config } from '../../lib/config.ts'
 import { postgresConnection } from '../../lib/connections.ts'
-import { DatabaseUnavailableError, MigrationsPendingError } from '../../lib/errors.ts'
-import { migrate } from '../../lib/migrations.ts'
+import { DatabaseUnavailableError } from '../../lib/errors.ts'
 import { withTimeout } from '../../lib/timeout.ts'
 
 export interface Database {
   /** Runs one statement on the pool; failures to reach Postgres become 503 errors. */
   query<Row extends QueryResultRow>(statement: QueryConfig): Promise<QueryResult<Row>>
-  /** Resolves when Postgres answers `SELECT 1` within the timeout and the schema is migrated. */
+  /** Resolves when Postgres answers `SELECT 1` within the timeout. */
   ping(timeoutMs: number): Promise<void>
-  /** True once the migrations in sql/ are applied (or MIGRATE_ON_START is off). */
-  readonly migrated: boolean
 }
 
 declare module 'fastify' {
@@ -21,9 +18,6 @@ declare module 'fastify' {
     db: Database
   }
 }
-
-const MIGRATION_RETRY_MS = 2000
-const MIGRATION_WAIT_MS = 5000
 
 // SQLSTATE classes that mean Postgres cannot serve right now, not that the
 // request was wrong: connection (08), resources (53), operator intervention
@@ -65,33 +59,6 @@ export default fp(
     // listener that would crash the process.
     pool.on('error', (err) => log.warn({ err }, 'idle database connection lost'))
 
-    let migrated = !config.MIGRATE_ON_START
-    let closing = false
-    let retryTimer: NodeJS.Timeout | undefined
-    let attempt: Promise<void> | undefined
-
-    const migrationLogger = {
-      info: (msg: string) => log.info(msg),
-      warn: (msg: string) => log.warn(msg),
-      // The runner reports each failed attempt; migrateOnce logs it once, as a warning.
-      error: (msg: string) => log.debug(msg),
-    }
-
-    async function migrateOnce(): Promise<void> {
-      try {
-        const applied = await migrate(connection, migrationLogger)
-        migrated = true
-        log.info({ applied }, applied.length ? 'migrations applied' : 'schema up to date')
-      } catch (err) {
-        log.warn({ err }, `migrations not applied, retrying in ${MIGRATION_RETRY_MS} ms`)
-        if (!closing) {
-          retryTimer = setTimeout(() => {
-            attempt = migrateOnce()
-          }, MIGRATION_RETRY_MS)
-        }
-      }
-    }
-
     const db: Database = {
       async query<Row extends QueryResultRow>(statement: QueryConfig) {
         try {
@@ -104,31 +71,9 @@ export default fp(
       },
       async ping(timeoutMs: number) {
         await withTimeout(pool.query('SELECT 1'), timeoutMs, 'database ping')
-        if (!migrated) throw new MigrationsPendingError()
-      },
-      get migrated() {
-        return migrated
       },
     }
     fastify.decorate('db', db)
-
-    if (config.MIGRATE_ON_START) {
-      // Start-up does not wait for Postgres: one attempt, then retries in the
-      // background until it succeeds.
-      fastify.addHook('onReady', async () => {
-        attempt = migrateOnce()
-        // A slow migration (or one waiting for another instance's lock) goes on
-        // in the background rather than failing start-up at Fastify's plugin timeout.
-        await withTimeout(attempt, MIGRATION_WAIT_MS, 'migrations').catch(() => {
-          log.warn(`migrations still running after ${MIGRATION_WAIT_MS} ms; starting meanwhile`)
-        })
-      })
-    }
-    fastify.addHook('onClose', async () => {
-      closing = true
-      clearTimeout(retryTimer)
-      await attempt
-    })
   },
   { name: 'postgres', fastify: '5.x' },
 )
