@@ -48,11 +48,11 @@ export default fp(
       },
     })
 
-    const pool = fastify.pg.pool
+    const { db } = fastify
     const poolGauges = [
-      ['pg_pool_connections', 'Open Postgres connections in the pool, busy or idle', () => pool.totalCount],
-      ['pg_pool_idle_connections', 'Open Postgres connections waiting for a query', () => pool.idleCount],
-      ['pg_pool_waiting_queries', 'Queries waiting for a free Postgres connection', () => pool.waitingCount],
+      ['pg_pool_connections', 'Open Postgres connections in the pool, busy or idle', () => db.poolStats().total],
+      ['pg_pool_idle_connections', 'Open Postgres connections waiting for a query', () => db.poolStats().idle],
+      ['pg_pool_waiting_queries', 'Queries waiting for a free Postgres connection', () => db.poolStats().waiting],
       ['pg_pool_max_connections', 'Most connections the pool opens (DB_POOL_MAX)', () => config.DB_POOL_MAX],
     ] as const
     for (const [name, help, read] of poolGauges) {

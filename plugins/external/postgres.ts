@@ -11,6 +11,8 @@ export interface Database {
   query<Row extends QueryResultRow>(statement: QueryConfig): Promise<QueryResult<Row>>
   /** Resolves when Postgres answers `SELECT 1` within the timeout. */
   ping(timeoutMs: number): Promise<void>
+  /** The pool's connections now: open (busy or idle), idle, and queries waiting for one. */
+  poolStats(): { total: number; idle: number; waiting: number }
 }
 
 declare module 'fastify' {
@@ -71,6 +73,9 @@ export default fp(
       },
       async ping(timeoutMs: number) {
         await withTimeout(pool.query('SELECT 1'), timeoutMs, 'database ping')
+      },
+      poolStats() {
+        return { total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount }
       },
     }
     fastify.decorate('db', db)
