@@ -1,27 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { Type } from '@sinclair/typebox'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import { errorResponses } from '../lib/schemas/error.ts'
-
-const ServiceStatus = Type.Object({
-  status: Type.Union([Type.Literal('ok'), Type.Literal('error')]),
-  service: Type.String(),
-  error: Type.Optional(Type.String({ description: 'Why the check failed (details are in the logs)' })),
-})
-
-const HealthReport = Type.Object(
-  {
-    status: Type.Union([Type.Literal('healthy'), Type.Literal('degraded')]),
-    timestamp: Type.String({ format: 'date-time' }),
-    services: Type.Object({ web: ServiceStatus, db: ServiceStatus, cache: ServiceStatus }),
-  },
-  { title: 'HealthReport' },
-)
-
-const Liveness = Type.Object(
-  { status: Type.Literal('ok', { description: 'The process is up and serving HTTP' }) },
-  { title: 'Liveness' },
-)
+import { HealthReport, Liveness } from '../lib/schemas/health.ts'
 
 // Probes answer however busy the client is: not rate limited.
 const NOT_RATE_LIMITED = { rateLimit: false } as const

@@ -1,22 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { Type } from '@sinclair/typebox'
 import { packageVersion } from '../lib/package-info.ts'
 import { errorResponses } from '../lib/schemas/error.ts'
-
-const ServiceInfo = Type.Object(
-  {
-    service: Type.String({ examples: ['Desafio 3 - Docker Compose'] }),
-    version: Type.String({ examples: [packageVersion] }),
-    timestamp: Type.String({ format: 'date-time', description: 'Server time, ISO 8601' }),
-    endpoints: Type.Record(Type.String(), Type.String(), { description: 'Name → path of each endpoint' }),
-    services: Type.Object({
-      web: Type.String(),
-      db: Type.String(),
-      cache: Type.String(),
-    }),
-  },
-  { title: 'ServiceInfo' },
-)
+import { ServiceInfo } from '../lib/schemas/info.ts'
 
 // The original's keys and values, kept for its clients; new ones are added.
 const ENDPOINTS = {

@@ -4,12 +4,13 @@ import Fastify, { type FastifyHttpOptions, LogController } from 'fastify'
 import fp from 'fastify-plugin'
 import type { Config } from '../lib/config.ts'
 import { requestId } from '../lib/request-id.ts'
+import { MAX_KEY_LENGTH } from '../lib/schemas/cache.ts'
 import { buildValidator } from '../lib/validation.ts'
 import app, { type AppOptions } from './app.ts'
 
-// Longest encoded :key a URL can carry: 512 characters of up to 4 UTF-8 bytes,
-// each byte percent-encoded as 3 characters.
-const MAX_PARAM_LENGTH = 512 * 4 * 3
+// Longest encoded :key a URL can carry: MAX_KEY_LENGTH characters of up to 4
+// UTF-8 bytes, each byte percent-encoded as 3 characters.
+const MAX_PARAM_LENGTH = MAX_KEY_LENGTH * 4 * 3
 
 const PRETTY_TRANSPORT = {
   target: 'pino-pretty',

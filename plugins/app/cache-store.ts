@@ -1,17 +1,12 @@
 import fp from 'fastify-plugin'
 import type { Result } from 'ioredis'
 import { CacheUnavailableError } from '../../lib/errors.ts'
-
-export interface CachedEntry {
-  value: unknown
-  /** Seconds left before the key expires. */
-  ttl: number
-}
+import type { CacheEntry } from '../../lib/schemas/cache.ts'
 
 export interface CacheStore {
   set(key: string, value: unknown, ttlSeconds: number): Promise<void>
-  /** The entry, or null when the key is absent or expired. */
-  get(key: string): Promise<CachedEntry | null>
+  /** The entry, with its seconds left, or null when the key is absent or expired. */
+  get(key: string): Promise<CacheEntry | null>
 }
 
 declare module 'fastify' {
@@ -60,7 +55,7 @@ export default fp(
         if (entry === null) return null
         const [stored, ttl] = entry
         // A key without an expiry (-1) cannot come from this API; report 0 seconds left then.
-        return { value: JSON.parse(stored), ttl: Math.max(ttl, 0) }
+        return { key, value: JSON.parse(stored), ttl: Math.max(ttl, 0) }
       },
     }
     fastify.decorate('cacheStore', store)

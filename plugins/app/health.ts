@@ -1,19 +1,8 @@
 import type { FastifyBaseLogger } from 'fastify'
 import fp from 'fastify-plugin'
 import { MigrationsPendingError } from '../../lib/errors.ts'
+import type { HealthReport, ServiceStatus } from '../../lib/schemas/health.ts'
 import { TimeoutError, withTimeout } from '../../lib/timeout.ts'
-
-export interface ServiceStatus {
-  status: 'ok' | 'error'
-  service: string
-  error?: string
-}
-
-export interface HealthReport {
-  status: 'healthy' | 'degraded'
-  timestamp: string
-  services: { web: ServiceStatus; db: ServiceStatus; cache: ServiceStatus }
-}
 
 declare module 'fastify' {
   interface FastifyInstance {

@@ -1,10 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import fp from 'fastify-plugin'
 import type { Result } from 'ioredis'
-import type { User } from './users.ts'
-
-/** Where a read was served from: the cache, Postgres then cached, or Postgres alone (cache unusable). */
-export type CacheOutcome = 'hit' | 'miss' | 'bypass'
+import type { CacheOutcome, User } from '../../lib/schemas/users.ts'
 
 export interface UserCache {
   /**
