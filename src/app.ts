@@ -22,8 +22,6 @@ import userRoutes from '../routes/users.ts'
 
 export interface AppOptions {
   config: Config
-  /** For tests only: hooks into the app's internals to force an order of events. */
-  testHooks?: { beforeUserCacheFill?: (id: number) => Promise<void> }
 }
 
 /**
@@ -31,7 +29,7 @@ export interface AppOptions {
  * must see every route), then the resources, then what uses them (metrics and
  * the rate limiter hook into every route registered after them), then routes.
  */
-export default async function app(fastify: FastifyInstance, { config, testHooks = {} }: AppOptions) {
+export default async function app(fastify: FastifyInstance, { config }: AppOptions) {
   await fastify.register(swaggerPlugin)
   await fastify.register(securityPlugin, { config })
   await fastify.register(jsonDepthPlugin)
@@ -42,10 +40,7 @@ export default async function app(fastify: FastifyInstance, { config, testHooks 
   await fastify.register(migrationsPlugin, { config })
   await fastify.register(redisPlugin, { config })
   await fastify.register(cacheStorePlugin)
-  await fastify.register(userCachePlugin, {
-    ttlSeconds: config.USERS_CACHE_TTL_SECONDS,
-    beforeFill: testHooks.beforeUserCacheFill,
-  })
+  await fastify.register(userCachePlugin, { ttlSeconds: config.USERS_CACHE_TTL_SECONDS })
   await fastify.register(usersPlugin)
   await fastify.register(healthPlugin)
   await fastify.register(metricsPlugin, { config })

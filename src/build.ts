@@ -6,7 +6,7 @@ import type { Config } from '../lib/config.ts'
 import { requestId } from '../lib/request-id.ts'
 import { MAX_KEY_LENGTH } from '../lib/schemas/cache.ts'
 import { buildValidator } from '../lib/validation.ts'
-import app, { type AppOptions } from './app.ts'
+import app from './app.ts'
 
 // Longest encoded :key a URL can carry: MAX_KEY_LENGTH characters of up to 4
 // UTF-8 bytes, each byte percent-encoded as 3 characters.
@@ -73,12 +73,8 @@ export function serverOptions(
 }
 
 /** The server the process runs and the tests use: Fastify options plus the app. */
-export async function buildServer(
-  config: Config,
-  logOptions: LogOptions = {},
-  testHooks: AppOptions['testHooks'] = {},
-) {
+export async function buildServer(config: Config, logOptions: LogOptions = {}) {
   const server = Fastify(serverOptions(config, logOptions)).withTypeProvider<TypeBoxTypeProvider>()
-  await server.register(fp(app), { config, testHooks })
+  await server.register(fp(app), { config })
   return server
 }

@@ -4,7 +4,6 @@ import { Writable } from 'node:stream'
 import pg from 'pg'
 import tap, { type Test } from 'tap'
 import { type Config, loadConfig } from '../lib/config.ts'
-import type { AppOptions } from '../src/app.ts'
 import { buildServer } from '../src/build.ts'
 import { postgresContainer, redisContainer } from './containers.ts'
 
@@ -111,10 +110,10 @@ export const RELAXED_TIMEOUTS = {
 export async function build(
   t: Test,
   env: Record<string, string> = {},
-  { logs, testHooks = {} }: { logs?: ReturnType<typeof logCollector>; testHooks?: AppOptions['testHooks'] } = {},
+  { logs }: { logs?: ReturnType<typeof logCollector> } = {},
 ): Promise<Server> {
   const config = await testConfig({ ...(logs ? { LOG_LEVEL: 'info' } : {}), ...env })
-  const server = await buildServer(config, logs ? { stream: logs.stream } : {}, testHooks)
+  const server = await buildServer(config, logs ? { stream: logs.stream } : {})
   t.teardown(() => server.close())
   await server.ready()
   return server

@@ -15,8 +15,6 @@ export interface UserCache {
 
 export interface UserCacheOptions {
   ttlSeconds: number
-  /** For tests only: runs after a miss has read Postgres, before it fills the cache. */
-  beforeFill?: (id: number) => Promise<void>
 }
 
 declare module 'fastify' {
@@ -58,7 +56,7 @@ return 1
 const RETRY_INVALIDATION_MS = 1000
 
 export default fp(
-  async function userCachePlugin(fastify, { ttlSeconds, beforeFill }: UserCacheOptions) {
+  async function userCachePlugin(fastify, { ttlSeconds }: UserCacheOptions) {
     const redis = fastify.redis
     const log = fastify.log.child({ plugin: 'user-cache' })
     redis.defineCommand('fillUserIfUnchanged', { numberOfKeys: 2, lua: FILL_IF_UNCHANGED })
@@ -111,7 +109,6 @@ export default fp(
 
       const user = await load()
       if (user) {
-        await beforeFill?.(id)
         await redis
           .fillUserIfUnchanged(entryKey(id), versionKey(id), seenVersion ?? '', JSON.stringify(user), ttlSeconds)
           .catch((err) => log.debug({ err, id }, 'user cache fill failed'))
