@@ -24,7 +24,7 @@ export interface LogOptions {
   stream?: NodeJS.WritableStream
 }
 
-export function serverOptions(
+function serverOptions(
   config: Config,
   { pretty = process.stdout.isTTY === true, stream }: LogOptions = {},
 ): FastifyHttpOptions<Server> {

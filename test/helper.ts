@@ -69,7 +69,7 @@ export async function withClient<T>(databaseUrl: string, use: (client: pg.Client
   }
 }
 
-export interface LogLine {
+interface LogLine {
   level: number
   msg: string
   requestId?: string

@@ -3,7 +3,7 @@ import type { Result } from 'ioredis'
 import { CacheUnavailableError } from '../../lib/errors.ts'
 import type { CacheEntry } from '../../lib/schemas/cache.ts'
 
-export interface CacheStore {
+interface CacheStore {
   set(key: string, value: unknown, ttlSeconds: number): Promise<void>
   /** The entry, with its seconds left, or null when the key is absent or expired. */
   get(key: string): Promise<CacheEntry | null>
@@ -20,7 +20,7 @@ declare module 'fastify' {
  * (`<REDIS_KEY_PREFIX>cache:<key>`), apart from the service's internal keys, so
  * no client can read or overwrite those.
  */
-export const PUBLIC_NAMESPACE = 'cache:'
+const PUBLIC_NAMESPACE = 'cache:'
 
 // Value and seconds left in one command: one round trip, and the two cannot
 // disagree (the key cannot expire between them).

@@ -13,7 +13,7 @@ declare module 'fastify' {
   }
 }
 
-export const CHECK_TIMEOUT_MS = 1000
+const CHECK_TIMEOUT_MS = 1000
 
 function describe(err: unknown): string {
   if (err instanceof TimeoutError) return `no answer within ${CHECK_TIMEOUT_MS} ms`

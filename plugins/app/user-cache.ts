@@ -3,7 +3,7 @@ import fp from 'fastify-plugin'
 import type { Result } from 'ioredis'
 import type { CacheOutcome, User } from '../../lib/schemas/users.ts'
 
-export interface UserCache {
+interface UserCache {
   /**
    * Cache-aside read: the cached user, else `load()` from Postgres, cached when it
    * found one (a missing user is never cached). Redis failures never fail it.
@@ -13,7 +13,7 @@ export interface UserCache {
   invalidate(id: number): Promise<void>
 }
 
-export interface UserCacheOptions {
+interface UserCacheOptions {
   ttlSeconds: number
 }
 

@@ -10,7 +10,7 @@ import {
   type UserPage,
 } from '../../lib/schemas/users.ts'
 
-export interface UserRepository {
+interface UserRepository {
   /** One page of the users matching the query, ordered by id, and how many match in all. */
   list(query: ListQuery): Promise<UserPage>
   /** The user, read through the cache, and where it came from. */

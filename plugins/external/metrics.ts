@@ -4,7 +4,7 @@ import fastifyMetrics from 'fastify-metrics'
 import fp from 'fastify-plugin'
 import type { Config } from '../../lib/config.ts'
 
-export const METRICS_PATH = '/metrics'
+const METRICS_PATH = '/metrics'
 
 // Prometheus' default buckets: this API answers in milliseconds, so the finer
 // low end matters more than the plugin's default (which starts at 50 ms).

@@ -6,7 +6,7 @@ import { postgresConnection } from '../../lib/connections.ts'
 import { DatabaseUnavailableError } from '../../lib/errors.ts'
 import { withTimeout } from '../../lib/timeout.ts'
 
-export interface Database {
+interface Database {
   /** Runs one statement on the pool; failures to reach Postgres become 503 errors. */
   query<Row extends QueryResultRow>(statement: QueryConfig): Promise<QueryResult<Row>>
   /** Resolves when Postgres answers `SELECT 1` within the timeout. */

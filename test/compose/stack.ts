@@ -4,7 +4,7 @@ import { spawn } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 
-export const PROJECT_DIR = fileURLToPath(new URL('../..', import.meta.url))
+const PROJECT_DIR = fileURLToPath(new URL('../..', import.meta.url))
 
 /** The container of each service (compose.yaml `container_name`). */
 export const CONTAINERS = { db: 'desafio3-postgres', cache: 'desafio3-redis', web: 'desafio3-web' } as const
@@ -75,10 +75,10 @@ export async function detectCompose(): Promise<string[]> {
   }
 }
 
-export type Health = 'starting' | 'healthy' | 'unhealthy' | 'none' | 'absent'
+type Health = 'starting' | 'healthy' | 'unhealthy' | 'none' | 'absent'
 
 /** The health of each container (`absent` when there is no such container). */
-export async function health(names: readonly string[]): Promise<Health[]> {
+async function health(names: readonly string[]): Promise<Health[]> {
   return Promise.all(
     names.map(async (name) => {
       try {
@@ -124,7 +124,7 @@ export async function exists(kind: 'container' | 'volume' | 'network', name: str
   return (await composeProjectOf(kind, name)) !== undefined
 }
 
-export function sleep(ms: number): Promise<void> {
+function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms))
 }
 
