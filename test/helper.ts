@@ -136,20 +136,6 @@ export async function testConfig(env: Record<string, string> = {}): Promise<Conf
   })
 }
 
-/** Retries `check` until it passes or `timeoutMs` runs out; returns the time it took. */
-export async function eventually(check: () => Promise<void>, timeoutMs: number, intervalMs = 100): Promise<number> {
-  const started = Date.now()
-  for (;;) {
-    try {
-      await check()
-      return Date.now() - started
-    } catch (err) {
-      if (Date.now() - started > timeoutMs) throw err
-      await new Promise((resolve) => setTimeout(resolve, intervalMs))
-    }
-  }
-}
-
 export interface TcpProxy {
   /** `host:port` to connect to instead of the target. */
   address: string
