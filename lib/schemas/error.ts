@@ -1,7 +1,7 @@
 import { STATUS_CODES } from 'node:http'
 import { Type } from '@sinclair/typebox'
 
-/** Every error body, as Fastify formats it: `{ statusCode, error, message }`. */
+/** Every error body, as Fastify formats it: `{ statusCode, code?, error, message }` (no `code` on a 500). */
 export const ErrorResponse = Type.Object(
   {
     statusCode: Type.Integer({ description: 'The HTTP status code', examples: [400] }),
@@ -23,7 +23,10 @@ const ERRORS = {
     example: ['FST_ERR_VALIDATION', "body must have required property 'key'"],
   },
   404: { description: 'Not found', example: ['CACHE_KEY_NOT_FOUND', "Key 'user:1' not found"] },
-  409: { description: 'Conflicts with existing data', example: [undefined, 'Conflicts with existing data'] },
+  409: {
+    description: 'Conflicts with existing data',
+    example: ['USERNAME_TAKEN', "username 'jsilva' is already taken"],
+  },
   413: {
     description: 'The body is larger than the limit (BODY_LIMIT)',
     example: ['FST_ERR_CTP_BODY_TOO_LARGE', 'Request body is too large'],
