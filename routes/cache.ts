@@ -1,4 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { Type } from '@sinclair/typebox'
 import { CacheKeyNotFoundError } from '../lib/errors.ts'
 import { CacheEntry, CacheKey, CacheWrite, CacheWritten, DEFAULT_TTL_SECONDS } from '../lib/schemas/cache.ts'
 import { errorResponses } from '../lib/schemas/error.ts'
@@ -10,8 +11,8 @@ const cacheRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
       schema: {
         tags: ['cache'],
         summary: 'Store a JSON value under a key, with an expiry',
-        body: CacheWrite,
-        response: { 201: CacheWritten, ...errorResponses(400, 413, 429, 500, 503) },
+        body: Type.Ref(CacheWrite),
+        response: { 201: Type.Ref(CacheWritten), ...errorResponses(400, 413, 429, 500, 503) },
       },
     },
     async (request, reply) => {
@@ -28,7 +29,7 @@ const cacheRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
         tags: ['cache'],
         summary: 'Read a cached value and the seconds it has left',
         params: CacheKey,
-        response: { 200: CacheEntry, ...errorResponses(400, 404, 429, 500, 503) },
+        response: { 200: Type.Ref(CacheEntry), ...errorResponses(400, 404, 429, 500, 503) },
       },
     },
     async (request) => {

@@ -1,4 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { Type } from '@sinclair/typebox'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import { errorResponses } from '../lib/schemas/error.ts'
 import { HealthReport, Liveness } from '../lib/schemas/health.ts'
@@ -12,8 +13,8 @@ const healthRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     schema: {
       tags: ['health'],
       response: {
-        200: { ...HealthReport, description: 'Both dependencies answer' },
-        503: { ...HealthReport, description: 'At least one dependency does not answer' },
+        200: Type.Ref(HealthReport, { description: 'Both dependencies answer' }),
+        503: Type.Ref(HealthReport, { description: 'At least one dependency does not answer' }),
         ...errorResponses(500),
       },
     },
@@ -53,7 +54,7 @@ const healthRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
       schema: {
         tags: ['health'],
         summary: 'Liveness: the process is up; calls no dependency',
-        response: { 200: Liveness },
+        response: { 200: Type.Ref(Liveness) },
       },
     },
     async () => ({ status: 'ok' as const }),

@@ -1,4 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { Type } from '@sinclair/typebox'
 import { packageVersion } from '../lib/package-info.ts'
 import { errorResponses } from '../lib/schemas/error.ts'
 import { ServiceInfo } from '../lib/schemas/info.ts'
@@ -29,7 +30,7 @@ const rootRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
       schema: {
         tags: ['info'],
         summary: 'What this service is and which endpoints it has',
-        response: { 200: ServiceInfo, ...errorResponses(429) },
+        response: { 200: Type.Ref(ServiceInfo), ...errorResponses(429) },
       },
     },
     async () => ({

@@ -21,7 +21,10 @@ const userRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
         tags: ['users'],
         summary: 'List the users, ordered by id, a page at a time',
         querystring: ListQuery,
-        response: { 200: { ...UserPage, description: 'One page of users' }, ...errorResponses(400, 429, 500, 503) },
+        response: {
+          200: Type.Ref(UserPage, { description: 'One page of users' }),
+          ...errorResponses(400, 429, 500, 503),
+        },
       },
     },
     async (request) => fastify.users.list(request.query),
@@ -35,7 +38,10 @@ const userRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
         summary: 'Read one user (cache-aside through Redis)',
         params: UserId,
         response: {
-          200: { ...User, description: 'The user; `x-cache` says where it came from', headers: UserReadHeaders },
+          200: {
+            ...Type.Ref(User, { description: 'The user; `x-cache` says where it came from' }),
+            headers: UserReadHeaders,
+          },
           ...errorResponses(400, 404, 429, 500, 503),
         },
       },
@@ -54,9 +60,9 @@ const userRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
       schema: {
         tags: ['users'],
         summary: 'Create a user',
-        body: NewUser,
+        body: Type.Ref(NewUser),
         response: {
-          201: { ...User, description: 'The created user', headers: UserCreatedHeaders },
+          201: { ...Type.Ref(User, { description: 'The created user' }), headers: UserCreatedHeaders },
           ...errorResponses(400, 409, 413, 429, 500, 503),
         },
       },
@@ -74,9 +80,9 @@ const userRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
         tags: ['users'],
         summary: 'Change some fields of a user',
         params: UserId,
-        body: UserChanges,
+        body: Type.Ref(UserChanges),
         response: {
-          200: { ...User, description: 'The updated user' },
+          200: Type.Ref(User, { description: 'The updated user' }),
           ...errorResponses(400, 404, 409, 413, 429, 500, 503),
         },
       },

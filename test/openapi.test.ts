@@ -64,6 +64,27 @@ t.test('/docs/json is a valid OpenAPI 3 document describing every route', async 
   t.notOk(document.paths['/metrics'], '/metrics is not part of the API document')
   t.match(document.paths['/cache/{key}'].get.parameters, [{ name: 'key', in: 'path', required: true }])
   t.ok(document.components.schemas.ErrorResponse, 'errors share one schema')
+  t.same(
+    Object.keys(document.components.schemas).sort(),
+    [
+      'CacheEntry',
+      'CacheWrite',
+      'CacheWritten',
+      'ErrorResponse',
+      'HealthReport',
+      'Liveness',
+      'NewUser',
+      'ServiceInfo',
+      'User',
+      'UserChanges',
+      'UserPage',
+    ],
+    'each resource is a named component (a generated client gets named types)',
+  )
+  const ref = (schema: { $ref?: string }) => schema.$ref?.replace('#/components/schemas/', '')
+  t.equal(ref(body.schema), 'CacheWrite', 'POST /cache body')
+  t.equal(ref(document.paths['/users/{id}'].get.responses['200'].content['application/json'].schema), 'User')
+  t.equal(ref(document.components.schemas.UserPage.properties.users.items), 'User', 'a page holds User items')
 
   const users = document.paths['/users']
   t.match(

@@ -26,7 +26,7 @@ export const CacheKey = Type.Object({ key: Key })
 
 export const CacheWrite = Type.Object(
   { key: Key, value: Value, ttl: Type.Optional({ ...Ttl, default: DEFAULT_TTL_SECONDS }) },
-  { title: 'CacheWrite', examples: [{ key: 'user:1', value: { name: 'João' }, ttl: 300 }] },
+  { $id: 'CacheWrite', title: 'CacheWrite', examples: [{ key: 'user:1', value: { name: 'João' }, ttl: 300 }] },
 )
 
 export const CacheWritten = Type.Object(
@@ -35,11 +35,11 @@ export const CacheWritten = Type.Object(
     key: Key,
     ttl: Ttl,
   },
-  { title: 'CacheWritten' },
+  { $id: 'CacheWritten', title: 'CacheWritten' },
 )
 
 export const CacheEntry = Type.Object(
   { key: Key, value: Value, ttl: Type.Integer({ minimum: 0, description: 'Seconds left before it expires' }) },
-  { title: 'CacheEntry' },
+  { $id: 'CacheEntry', title: 'CacheEntry' },
 )
 export type CacheEntry = Static<typeof CacheEntry>

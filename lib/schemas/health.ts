@@ -13,11 +13,11 @@ export const HealthReport = Type.Object(
     timestamp: Type.String({ format: 'date-time' }),
     services: Type.Object({ web: ServiceStatus, db: ServiceStatus, cache: ServiceStatus }),
   },
-  { title: 'HealthReport' },
+  { $id: 'HealthReport', title: 'HealthReport' },
 )
 export type HealthReport = Static<typeof HealthReport>
 
 export const Liveness = Type.Object(
   { status: Type.Literal('ok', { description: 'The process is up and serving HTTP' }) },
-  { title: 'Liveness' },
+  { $id: 'Liveness', title: 'Liveness' },
 )

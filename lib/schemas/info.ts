@@ -13,5 +13,5 @@ export const ServiceInfo = Type.Object(
       cache: Type.String(),
     }),
   },
-  { title: 'ServiceInfo' },
+  { $id: 'ServiceInfo', title: 'ServiceInfo' },
 )

@@ -54,7 +54,7 @@ export const User = Type.Object(
       examples: ['2026-11-29T15:30:59.123456'],
     }),
   },
-  { title: 'User' },
+  { $id: 'User', title: 'User' },
 )
 export type User = Static<typeof User>
 
@@ -63,9 +63,9 @@ export const UserPage = Type.Object(
     total: Type.Integer({ description: 'How many users match the filter (all pages)', examples: [10] }),
     limit: Type.Integer({ description: 'The page size asked for', examples: [DEFAULT_LIMIT] }),
     offset: Type.Integer({ description: 'How many matching users were skipped', examples: [0] }),
-    users: Type.Array(User, { description: 'This page, ordered by id' }),
+    users: Type.Array(Type.Ref(User), { description: 'This page, ordered by id' }),
   },
-  { title: 'UserPage' },
+  { $id: 'UserPage', title: 'UserPage' },
 )
 export type UserPage = Static<typeof UserPage>
 
@@ -99,6 +99,7 @@ export const NewUser = Type.Object(
     department: Type.Optional(Department),
   },
   {
+    $id: 'NewUser',
     title: 'NewUser',
     additionalProperties: false,
     examples: [{ username: 'nsouza', email: 'nina.souza@empresa.com', full_name: 'Nina Souza', department: 'QA' }],
@@ -114,6 +115,7 @@ export const UserChanges = Type.Object(
     department: Type.Optional(Department),
   },
   {
+    $id: 'UserChanges',
     title: 'UserChanges',
     description: 'The fields to change (at least one); the others keep their value',
     additionalProperties: false,

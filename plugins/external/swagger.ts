@@ -2,7 +2,11 @@ import fastifySwagger from '@fastify/swagger'
 import fastifySwaggerUi from '@fastify/swagger-ui'
 import fp from 'fastify-plugin'
 import { packageVersion } from '../../lib/package-info.ts'
+import { CacheEntry, CacheWrite, CacheWritten } from '../../lib/schemas/cache.ts'
 import { ErrorResponse } from '../../lib/schemas/error.ts'
+import { HealthReport, Liveness } from '../../lib/schemas/health.ts'
+import { ServiceInfo } from '../../lib/schemas/info.ts'
+import { NewUser, User, UserChanges, UserPage } from '../../lib/schemas/users.ts'
 
 const DESCRIPTION = [
   'A Fastify web service with PostgreSQL (users) and Redis (a key-value cache), orchestrated by Docker Compose.',
@@ -16,10 +20,47 @@ const DESCRIPTION = [
   '- **Metrics** for Prometheus at `/metrics` (text format, not part of this API document).',
 ].join('\n')
 
+// The resources, shared by validation, serialization and the document: routes
+// refer to them with Type.Ref, and each becomes a component named by its $id.
+const RESOURCES = [
+  ErrorResponse,
+  ServiceInfo,
+  User,
+  NewUser,
+  UserChanges,
+  UserPage,
+  CacheWrite,
+  CacheWritten,
+  CacheEntry,
+  HealthReport,
+  Liveness,
+]
+
+type Document = { paths?: Record<string, Record<string, Operation>>; components?: { schemas?: Schemas } }
+type Operation = { requestBody?: { content?: Record<string, { schema?: { $ref?: string }; example?: unknown }> } }
+type Schemas = Record<string, { examples?: unknown[] }>
+
+/**
+ * A request body that is a component keeps its examples in the component;
+ * each body also gets the first of them, where the UI and generated
+ * documentation show an example request.
+ */
+function withBodyExamples<D>(document: D): D {
+  const { paths = {}, components = {} } = document as Document
+  const schemas: Schemas = components.schemas ?? {}
+  for (const operation of Object.values(paths).flatMap((methods) => Object.values(methods))) {
+    for (const media of Object.values(operation.requestBody?.content ?? {})) {
+      const example = schemas[media.schema?.$ref?.split('/').pop() ?? '']?.examples?.[0]
+      if (example !== undefined) media.example ??= example
+    }
+  }
+  return document
+}
+
 /** OpenAPI 3.1, generated from the route schemas; UI at /docs, JSON at /docs/json. */
 export default fp(
   async function swaggerPlugin(fastify) {
-    fastify.addSchema(ErrorResponse)
+    for (const schema of RESOURCES) fastify.addSchema(schema)
     await fastify.register(fastifySwagger, {
       openapi: {
         openapi: '3.1.0',
@@ -38,6 +79,10 @@ export default fp(
           { name: 'health', description: 'Health of the service and its dependencies' },
         ],
       },
+      transformObject: (documentObject) =>
+        withBodyExamples(
+          'openapiObject' in documentObject ? documentObject.openapiObject : documentObject.swaggerObject,
+        ),
       // Shared schemas become components named after their $id.
       refResolver: {
         buildLocalReference: (json, _baseUri, _fragment, i) => (typeof json.$id === 'string' ? json.$id : `def-${i}`),
