@@ -9,8 +9,11 @@ const cacheRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     '/cache',
     {
       schema: {
+        operationId: 'putCacheEntry',
         tags: ['cache'],
         summary: 'Store a JSON value under a key, with an expiry',
+        description:
+          'Stores `value` (any JSON) under `key` for `ttl` seconds (default 3600), replacing what the key held.',
         body: Type.Ref(CacheWrite),
         response: { 201: Type.Ref(CacheWritten), ...errorResponses(400, 413, 429, 500, 503) },
       },
@@ -26,8 +29,10 @@ const cacheRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     '/cache/:key',
     {
       schema: {
+        operationId: 'getCacheEntry',
         tags: ['cache'],
         summary: 'Read a cached value and the seconds it has left',
+        description: 'The value stored under `key` and its seconds left; 404 once it has expired or was never stored.',
         params: CacheKey,
         response: { 200: Type.Ref(CacheEntry), ...errorResponses(400, 404, 429, 500, 503) },
       },

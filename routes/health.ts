@@ -28,7 +28,14 @@ const healthRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     '/health',
     {
       ...dependencyCheck,
-      schema: { ...dependencyCheck.schema, summary: 'Checks Postgres and Redis in parallel, each within 1 s' },
+      schema: {
+        ...dependencyCheck.schema,
+        operationId: 'getHealth',
+        summary: 'Checks Postgres and Redis in parallel, each within 1 s',
+        description:
+          'Asks Postgres (`SELECT 1`, and the schema migrated) and Redis (`PING`), each within 1 s. 200 when both ' +
+          'answer, else 503; each service says `ok` or `error`, with the kind of failure (details go to the log).',
+      },
     },
     report,
   )
@@ -39,7 +46,11 @@ const healthRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
       ...dependencyCheck,
       schema: {
         ...dependencyCheck.schema,
+        operationId: 'getReadiness',
         summary: 'Readiness: the same checks as /health (can this instance serve every route?)',
+        description:
+          'For orchestrators: the checks of getHealth, with the same answer. While it is 503 this instance still ' +
+          'serves the routes that do not need the failed dependency.',
       },
     },
     report,
@@ -52,8 +63,12 @@ const healthRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
       // The container healthcheck calls it every few seconds: keep it out of the info log.
       logLevel: 'warn',
       schema: {
+        operationId: 'getLiveness',
         tags: ['health'],
         summary: 'Liveness: the process is up; calls no dependency',
+        description:
+          "For the container's healthcheck: 200 while the process serves HTTP, even with Postgres and Redis down " +
+          '(the service heals by itself when they come back). Not rate limited.',
         response: { 200: Type.Ref(Liveness) },
       },
     },

@@ -28,8 +28,12 @@ const rootRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     '/',
     {
       schema: {
+        operationId: 'getInfo',
         tags: ['info'],
         summary: 'What this service is and which endpoints it has',
+        description:
+          "The service's name and version, the server time, the path of each endpoint and the services " +
+          'behind it. Calls no dependency.',
         response: { 200: Type.Ref(ServiceInfo), ...errorResponses(429) },
       },
     },

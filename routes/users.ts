@@ -18,8 +18,12 @@ const userRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     '/users',
     {
       schema: {
+        operationId: 'listUsers',
         tags: ['users'],
         summary: 'List the users, ordered by id, a page at a time',
+        description:
+          'One page of the users (`limit`, `offset`), optionally only those of one `department`, with how many ' +
+          'match in all (`total`). Read from Postgres.',
         querystring: ListQuery,
         response: {
           200: Type.Ref(UserPage, { description: 'One page of users' }),
@@ -34,8 +38,13 @@ const userRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     '/users/:id',
     {
       schema: {
+        operationId: 'getUser',
         tags: ['users'],
-        summary: 'Read one user (cache-aside through Redis)',
+        summary: 'Read one user',
+        description:
+          'Cache-aside through Redis: served from the cache when it holds the user, else read from Postgres and ' +
+          'cached for `USERS_CACHE_TTL_SECONDS`. The `x-cache` header says which. A write to the user drops its ' +
+          'cached entry, so a read after a write sees the write.',
         params: UserId,
         response: {
           200: {
@@ -58,8 +67,12 @@ const userRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     '/users',
     {
       schema: {
+        operationId: 'createUser',
         tags: ['users'],
         summary: 'Create a user',
+        description:
+          'Stores a new user and answers it with its id and `created_at`; `location` is its URL. A username or ' +
+          'email already taken (ignoring letter case) is a 409 that names the field.',
         body: Type.Ref(NewUser),
         response: {
           201: { ...Type.Ref(User, { description: 'The created user' }), headers: UserCreatedHeaders },
@@ -77,8 +90,12 @@ const userRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     '/users/:id',
     {
       schema: {
+        operationId: 'updateUser',
         tags: ['users'],
         summary: 'Change some fields of a user',
+        description:
+          'Changes the fields sent (at least one) and keeps the others; `null` clears `full_name` or ' +
+          '`department`. Answers the updated user. Conflicts as in createUser.',
         params: UserId,
         body: Type.Ref(UserChanges),
         response: {
@@ -99,10 +116,15 @@ const userRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     '/users/:id',
     {
       schema: {
+        operationId: 'deleteUser',
         tags: ['users'],
         summary: 'Delete a user',
+        description: 'Deletes the user and drops its cached entry. Answers 204 without a body.',
         params: UserId,
-        response: { 204: Type.Null({ description: 'Deleted' }), ...errorResponses(400, 404, 429, 500, 503) },
+        response: {
+          204: Type.Null({ description: 'Deleted' }),
+          ...errorResponses(400, 404, 429, 500, 503),
+        },
       },
     },
     async (request, reply) => {

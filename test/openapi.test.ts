@@ -20,6 +20,18 @@ const ROUTES: Record<string, Record<string, string[]>> = {
   '/health/live': { get: ['200'] },
 }
 
+// The names a generated client gives its methods.
+const OPERATION_IDS: Record<string, Record<string, string>> = {
+  '/': { get: 'getInfo' },
+  '/users': { get: 'listUsers', post: 'createUser' },
+  '/users/{id}': { get: 'getUser', patch: 'updateUser', delete: 'deleteUser' },
+  '/cache': { post: 'putCacheEntry' },
+  '/cache/{key}': { get: 'getCacheEntry' },
+  '/health': { get: 'getHealth' },
+  '/health/ready': { get: 'getReadiness' },
+  '/health/live': { get: 'getLiveness' },
+}
+
 t.test('/docs/json is a valid OpenAPI 3 document describing every route', async (t) => {
   const app = await build(t)
   const res = await app.inject({ method: 'GET', url: '/docs/json' })
@@ -30,6 +42,8 @@ t.test('/docs/json is a valid OpenAPI 3 document describing every route', async 
   t.equal(document.info.version, packageJson.version, 'the version is the package version')
   t.match(document.info.description, /Rate limiting.*retry-after/s)
   t.same(document.servers, [{ url: '/', description: 'This server' }], 'relative: works behind compose, on any port')
+  t.match(document.info.contact, { name: /\S/, url: /^https?:\/\// }, 'a contact')
+  t.same(document.info.license, { name: packageJson.license, identifier: packageJson.license }, 'the license')
 
   // validate() dereferences in place: give it a copy.
   await t.resolves(SwaggerParser.validate(structuredClone(document)), 'passes the OpenAPI validator')
@@ -39,6 +53,12 @@ t.test('/docs/json is a valid OpenAPI 3 document describing every route', async 
     for (const [method, statuses] of Object.entries(methods)) {
       const operation = document.paths[path][method]
       t.ok(operation, `${method.toUpperCase()} ${path} is documented`)
+      t.equal(operation.operationId, OPERATION_IDS[path][method], `${method.toUpperCase()} ${path} operationId`)
+      t.match(
+        operation,
+        { summary: /\S/, description: /\S/ },
+        `${method.toUpperCase()} ${path} summary and description`,
+      )
       t.same(Object.keys(operation.responses).sort(), statuses.sort(), `${method.toUpperCase()} ${path} statuses`)
       for (const [status, response] of Object.entries<{ content?: Record<string, { schema?: unknown }> }>(
         operation.responses,

@@ -1,7 +1,7 @@
 import fastifySwagger from '@fastify/swagger'
 import fastifySwaggerUi from '@fastify/swagger-ui'
 import fp from 'fastify-plugin'
-import { packageVersion } from '../../lib/package-info.ts'
+import { packageLicense, packageVersion } from '../../lib/package-info.ts'
 import { CacheEntry, CacheWrite, CacheWritten } from '../../lib/schemas/cache.ts'
 import { ErrorResponse } from '../../lib/schemas/error.ts'
 import { HealthReport, Liveness } from '../../lib/schemas/health.ts'
@@ -36,6 +36,10 @@ const RESOURCES = [
   Liveness,
 ]
 
+// No public address for the project yet: the contact is the documentation
+// this service serves, at its default address.
+const CONTACT = { name: 'desafio3 maintainers', url: 'http://127.0.0.1:5000/docs' }
+
 type Document = { paths?: Record<string, Record<string, Operation>>; components?: { schemas?: Schemas } }
 type Operation = { requestBody?: { content?: Record<string, { schema?: { $ref?: string }; example?: unknown }> } }
 type Schemas = Record<string, { examples?: unknown[] }>
@@ -68,6 +72,8 @@ export default fp(
           title: 'desafio3 API',
           version: packageVersion,
           description: DESCRIPTION,
+          contact: CONTACT,
+          license: { name: packageLicense, identifier: packageLicense },
         },
         // Relative: requests go to wherever the page was loaded from (any host,
         // any port, behind compose or a proxy).
