@@ -15,7 +15,7 @@ const cacheRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
         description:
           'Stores `value` (any JSON) under `key` for `ttl` seconds (default 3600), replacing what the key held.',
         body: Type.Ref(CacheWrite),
-        response: { 201: Type.Ref(CacheWritten), ...errorResponses(400, 413, 429, 500, 503) },
+        response: { 201: Type.Ref(CacheWritten), ...errorResponses(400, 413, 415, 429, 500, 503) },
       },
     },
     async (request, reply) => {
@@ -34,7 +34,7 @@ const cacheRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
         summary: 'Read a cached value and the seconds it has left',
         description: 'The value stored under `key` and its seconds left; 404 once it has expired or was never stored.',
         params: CacheKey,
-        response: { 200: Type.Ref(CacheEntry), ...errorResponses(400, 404, 429, 500, 503) },
+        response: { 200: Type.Ref(CacheEntry), ...errorResponses(400, 404, 414, 429, 500, 503) },
       },
     },
     async (request) => {

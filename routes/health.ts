@@ -69,7 +69,7 @@ const healthRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
         description:
           "For the container's healthcheck: 200 while the process serves HTTP, even with Postgres and Redis down " +
           '(the service heals by itself when they come back). Not rate limited.',
-        response: { 200: Type.Ref(Liveness) },
+        response: { 200: Type.Ref(Liveness), ...errorResponses(500) },
       },
     },
     async () => ({ status: 'ok' as const }),

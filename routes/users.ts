@@ -51,7 +51,7 @@ const userRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
             ...Type.Ref(User, { description: 'The user; `x-cache` says where it came from' }),
             headers: UserReadHeaders,
           },
-          ...errorResponses(400, 404, 429, 500, 503),
+          ...errorResponses(400, 404, 414, 429, 500, 503),
         },
       },
     },
@@ -76,7 +76,7 @@ const userRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
         body: Type.Ref(NewUser),
         response: {
           201: { ...Type.Ref(User, { description: 'The created user' }), headers: UserCreatedHeaders },
-          ...errorResponses(400, 409, 413, 429, 500, 503),
+          ...errorResponses(400, 409, 413, 415, 429, 500, 503),
         },
       },
     },
@@ -100,7 +100,7 @@ const userRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
         body: Type.Ref(UserChanges),
         response: {
           200: Type.Ref(User, { description: 'The updated user' }),
-          ...errorResponses(400, 404, 409, 413, 429, 500, 503),
+          ...errorResponses(400, 404, 409, 413, 414, 415, 429, 500, 503),
         },
       },
     },
@@ -123,7 +123,7 @@ const userRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
         params: UserId,
         response: {
           204: Type.Null({ description: 'Deleted' }),
-          ...errorResponses(400, 404, 429, 500, 503),
+          ...errorResponses(400, 404, 413, 414, 415, 429, 500, 503),
         },
       },
     },

@@ -6,18 +6,21 @@ import { build } from './helper.ts'
 const packageJson = JSON.parse(await readFile(new URL('../package.json', import.meta.url), 'utf8'))
 
 const ROUTES: Record<string, Record<string, string[]>> = {
-  '/': { get: ['200', '429'] },
-  '/users': { get: ['200', '400', '429', '500', '503'], post: ['201', '400', '409', '413', '429', '500', '503'] },
-  '/users/{id}': {
-    get: ['200', '400', '404', '429', '500', '503'],
-    patch: ['200', '400', '404', '409', '413', '429', '500', '503'],
-    delete: ['204', '400', '404', '429', '500', '503'],
+  '/': { get: ['200', '429', '500'] },
+  '/users': {
+    get: ['200', '400', '429', '500', '503'],
+    post: ['201', '400', '409', '413', '415', '429', '500', '503'],
   },
-  '/cache': { post: ['201', '400', '413', '429', '500', '503'] },
-  '/cache/{key}': { get: ['200', '400', '404', '429', '500', '503'] },
+  '/users/{id}': {
+    get: ['200', '400', '404', '414', '429', '500', '503'],
+    patch: ['200', '400', '404', '409', '413', '414', '415', '429', '500', '503'],
+    delete: ['204', '400', '404', '413', '414', '415', '429', '500', '503'],
+  },
+  '/cache': { post: ['201', '400', '413', '415', '429', '500', '503'] },
+  '/cache/{key}': { get: ['200', '400', '404', '414', '429', '500', '503'] },
   '/health': { get: ['200', '500', '503'] },
   '/health/ready': { get: ['200', '500', '503'] },
-  '/health/live': { get: ['200'] },
+  '/health/live': { get: ['200', '500'] },
 }
 
 // The names a generated client gives its methods.
@@ -125,6 +128,26 @@ t.test('/docs/json is a valid OpenAPI 3 document describing every route', async 
     'x-cache documented',
   )
   t.ok(user.patch.requestBody.content['application/json'].schema, 'PATCH /users/{id} body schema')
+})
+
+t.test('the server answers the statuses the document lists for a long path parameter and a foreign body', async (t) => {
+  const app = await build(t)
+  const longKey = await app.inject({ method: 'GET', url: `/cache/${'k'.repeat(7000)}` })
+  t.equal(longKey.statusCode, 414, 'a key longer than the router accepts')
+  t.match(longKey.json(), { statusCode: 414, code: 'FST_ERR_MAX_PARAM_LENGTH', error: 'Bad Request' })
+  const longId = await app.inject({ method: 'DELETE', url: `/users/${'1'.repeat(7000)}` })
+  t.equal(longId.statusCode, 414, 'an id longer than the router accepts')
+
+  for (const [method, url] of [
+    ['POST', '/cache'],
+    ['POST', '/users'],
+    ['PATCH', '/users/1'],
+    ['DELETE', '/users/1'],
+  ] as const) {
+    const res = await app.inject({ method, url, payload: '<user/>', headers: { 'content-type': 'application/xml' } })
+    t.equal(res.statusCode, 415, `${method} ${url} with an XML body`)
+    t.match(res.json(), { statusCode: 415, code: 'FST_ERR_CTP_INVALID_MEDIA_TYPE', error: 'Unsupported Media Type' })
+  }
 })
 
 t.test('/docs serves the Swagger UI', async (t) => {

@@ -16,8 +16,16 @@ export const ErrorResponse = Type.Object(
 
 const ErrorRef = Type.Ref(ErrorResponse)
 
+type ErrorStatus = 400 | 404 | 409 | 413 | 414 | 415 | 429 | 500 | 503
+
+interface ErrorDoc {
+  description: string
+  /** The example body's code, message and (when it is not the status text) error. */
+  example: [code: string | undefined, message: string, error?: string]
+}
+
 // What each error status means, with an example body for the documentation.
-const ERRORS = {
+const ERRORS: Record<ErrorStatus, ErrorDoc> = {
   400: {
     description: 'The request is invalid: the message says which part and why',
     example: ['FST_ERR_VALIDATION', "body must have required property 'key'"],
@@ -30,6 +38,16 @@ const ERRORS = {
   413: {
     description: 'The body is larger than the limit (BODY_LIMIT)',
     example: ['FST_ERR_CTP_BODY_TOO_LARGE', 'Request body is too large'],
+  },
+  414: {
+    description:
+      'A path parameter is longer than the router accepts; Fastify answers before any route runs, ' +
+      'with `error: "Bad Request"`',
+    example: ['FST_ERR_MAX_PARAM_LENGTH', "'/cache/aaaa…' is exceeding the max param length", 'Bad Request'],
+  },
+  415: {
+    description: 'The body is in a media type the server does not read: send `content-type: application/json`',
+    example: ['FST_ERR_CTP_INVALID_MEDIA_TYPE', 'Unsupported Media Type'],
   },
   429: {
     description:
@@ -44,9 +62,7 @@ const ERRORS = {
     description: 'A backing service (Postgres or Redis) is unavailable',
     example: ['CACHE_UNAVAILABLE', 'Cache unavailable, try again later'],
   },
-} as const
-
-type ErrorStatus = keyof typeof ERRORS
+}
 
 const RETRY_AFTER = {
   'retry-after': { type: 'integer', description: 'Seconds until the client may send requests again' },
@@ -60,8 +76,8 @@ export function errorResponses<S extends ErrorStatus>(...statuses: S[]) {
   return Object.fromEntries(
     statuses.map((status) => {
       const { description, example } = ERRORS[status]
-      const [code, message] = example
-      const body = { statusCode: status, code, error: STATUS_CODES[status], message }
+      const [code, message, error = STATUS_CODES[status]] = example
+      const body = { statusCode: status, code, error, message }
       const response = {
         description,
         ...(status === 429 ? { headers: RETRY_AFTER } : {}),

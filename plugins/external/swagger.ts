@@ -11,7 +11,10 @@ import { NewUser, User, UserChanges, UserPage } from '../../lib/schemas/users.ts
 const DESCRIPTION = [
   'A Fastify web service with PostgreSQL (users) and Redis (a key-value cache), orchestrated by Docker Compose.',
   '',
-  '- **Errors** are JSON: `{ statusCode, code, error, message }`.',
+  '- **Errors** are JSON: `{ statusCode, code, error, message }`. Each operation lists the statuses its route',
+  '  answers. Before any route is chosen the server may also answer 400 (a malformed request), 408 (the',
+  '  headers or the body did not arrive within `HTTP_HEADERS_TIMEOUT_MS` / `HTTP_REQUEST_TIMEOUT_MS`) or 431',
+  '  (headers too large).',
   '- **Request ids**: send `x-request-id` (up to 128 letters, digits and `._:=+/@-`) or get a new UUID;',
   '  every response carries it back, and every log line of the request has it as `requestId`.',
   '- **Rate limiting**: `RATE_LIMIT_MAX` requests per `RATE_LIMIT_WINDOW_MS` per client address, shared',
