@@ -21,6 +21,7 @@ COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
 COPY plugins ./plugins
 COPY routes ./routes
+COPY lib ./lib
 RUN npm run build
 
 # Run: the production dependencies, the compiled code and the migrations, all

@@ -1,27 +1,8 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
 import type { FastifyReply, FastifyRequest } from 'fastify'
-import { errorResponses } from '../src/schemas.ts'
-
-const ServiceStatus = Type.Object({
-  status: Type.Union([Type.Literal('ok'), Type.Literal('error')]),
-  service: Type.String(),
-  error: Type.Optional(Type.String({ description: 'Why the check failed (details are in the logs)' })),
-})
-
-const HealthReport = Type.Object(
-  {
-    status: Type.Union([Type.Literal('healthy'), Type.Literal('degraded')]),
-    timestamp: Type.String({ format: 'date-time' }),
-    services: Type.Object({ web: ServiceStatus, db: ServiceStatus, cache: ServiceStatus }),
-  },
-  { title: 'HealthReport' },
-)
-
-const Liveness = Type.Object(
-  { status: Type.Literal('ok', { description: 'The process is up and serving HTTP' }) },
-  { title: 'Liveness' },
-)
+import { errorResponses } from '../lib/schemas/error.ts'
+import { HealthReport, Liveness } from '../lib/schemas/health.ts'
 
 // Probes answer however busy the client is: not rate limited.
 const NOT_RATE_LIMITED = { rateLimit: false } as const
@@ -32,8 +13,8 @@ const healthRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     schema: {
       tags: ['health'],
       response: {
-        200: { ...HealthReport, description: 'Both dependencies answer' },
-        503: { ...HealthReport, description: 'At least one dependency does not answer' },
+        200: Type.Ref(HealthReport, { description: 'Both dependencies answer' }),
+        503: Type.Ref(HealthReport, { description: 'At least one dependency does not answer' }),
         ...errorResponses(500),
       },
     },
@@ -47,7 +28,14 @@ const healthRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     '/health',
     {
       ...dependencyCheck,
-      schema: { ...dependencyCheck.schema, summary: 'Checks Postgres and Redis in parallel, each within 1 s' },
+      schema: {
+        ...dependencyCheck.schema,
+        operationId: 'getHealth',
+        summary: 'Checks Postgres and Redis in parallel, each within 1 s',
+        description:
+          'Asks Postgres (`SELECT 1`, and the schema migrated) and Redis (`PING`), each within 1 s. 200 when both ' +
+          'answer, else 503; each service says `ok` or `error`, with the kind of failure (details go to the log).',
+      },
     },
     report,
   )
@@ -58,7 +46,11 @@ const healthRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
       ...dependencyCheck,
       schema: {
         ...dependencyCheck.schema,
+        operationId: 'getReadiness',
         summary: 'Readiness: the same checks as /health (can this instance serve every route?)',
+        description:
+          'For orchestrators: the checks of getHealth, with the same answer. While it is 503 this instance still ' +
+          'serves the routes that do not need the failed dependency.',
       },
     },
     report,
@@ -70,9 +62,13 @@ const healthRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
       // The container healthcheck calls it every few seconds: keep it out of the log.
       config: { ...NOT_RATE_LIMITED, requestLog: false },
       schema: {
+        operationId: 'getLiveness',
         tags: ['health'],
         summary: 'Liveness: the process is up; calls no dependency',
-        response: { 200: Liveness },
+        description:
+          "For the container's healthcheck: 200 while the process serves HTTP, even with Postgres and Redis down " +
+          '(the service heals by itself when they come back). Not rate limited.',
+        response: { 200: Type.Ref(Liveness), ...errorResponses(500) },
       },
     },
     async () => ({ status: 'ok' as const }),

@@ -1,22 +1,8 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
-import { packageVersion } from '../src/package-info.ts'
-import { errorResponses } from '../src/schemas.ts'
-
-const ServiceInfo = Type.Object(
-  {
-    service: Type.String({ examples: ['Desafio 3 - Docker Compose'] }),
-    version: Type.String({ examples: [packageVersion] }),
-    timestamp: Type.String({ format: 'date-time', description: 'Server time, ISO 8601' }),
-    endpoints: Type.Record(Type.String(), Type.String(), { description: 'Name → path of each endpoint' }),
-    services: Type.Object({
-      web: Type.String(),
-      db: Type.String(),
-      cache: Type.String(),
-    }),
-  },
-  { title: 'ServiceInfo' },
-)
+import { packageVersion } from '../lib/package-info.ts'
+import { errorResponses } from '../lib/schemas/error.ts'
+import { ServiceInfo } from '../lib/schemas/info.ts'
 
 // The original's keys and values, kept for its clients; new ones are added.
 const ENDPOINTS = {
@@ -42,9 +28,13 @@ const rootRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     '/',
     {
       schema: {
+        operationId: 'getInfo',
         tags: ['info'],
         summary: 'What this service is and which endpoints it has',
-        response: { 200: ServiceInfo, ...errorResponses(429) },
+        description:
+          "The service's name and version, the server time, the path of each endpoint and the services " +
+          'behind it. Calls no dependency.',
+        response: { 200: Type.Ref(ServiceInfo), ...errorResponses(429, 500) },
       },
     },
     async () => ({

@@ -1,167 +1,57 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
-import { UserNotFoundError } from '../src/errors.ts'
-import { errorResponses } from '../src/schemas.ts'
-
-export const DEFAULT_LIMIT = 100
-export const MAX_LIMIT = 100
-/** Ids are a Postgres `serial` (int4): none is larger, and no table has more rows. */
-export const MAX_ID = 2_147_483_647
-
-/** Usernames: 3 to 50 characters, letters, marks, digits, `.`, `_`, `-`, starting with a letter or digit. */
-export const USERNAME_PATTERN = '^[\\p{L}\\p{Nd}][\\p{L}\\p{M}\\p{Nd}._-]*$'
-// Free text: no control characters or lone surrogates, no space at either end.
-const TEXT_PATTERN = '^[^\\s\\p{Cc}\\p{Cs}](?:[^\\p{Cc}\\p{Cs}]*[^\\s\\p{Cc}\\p{Cs}])?$'
-
-const Username = Type.String({
-  minLength: 3,
-  maxLength: 50,
-  pattern: USERNAME_PATTERN,
-  description:
-    '3 to 50 characters: Unicode letters (with combining marks), decimal digits, `.`, `_` and `-`, ' +
-    'starting with a letter or digit, in Unicode NFC. Unique ignoring letter case.',
-  examples: ['jsilva'],
-})
-
-const Email = Type.String({
-  format: 'email',
-  maxLength: 100,
-  description: 'An email address, at most 100 characters. Unique ignoring letter case.',
-  examples: ['joao.silva@empresa.com'],
-})
-
-// `type: [string, null]` rather than anyOf: Fastify coerces types, and with
-// anyOf it would turn a null into "" (or "" into null) on the way in.
-const NullableText = (maxLength: number, example: string) =>
-  Type.Unsafe<string | null>({
-    type: ['string', 'null'],
-    minLength: 1,
-    maxLength,
-    pattern: TEXT_PATTERN,
-    description: `Up to ${maxLength} characters, no control characters, no space at either end; null clears it`,
-    examples: [example],
-  })
-
-const FullName = NullableText(100, 'João Silva')
-const Department = NullableText(50, 'Desenvolvimento')
-
-export const User = Type.Object(
-  {
-    id: Type.Integer({ examples: [1] }),
-    username: Type.String({ examples: ['jsilva'] }),
-    email: Type.String({ examples: ['joao.silva@empresa.com'] }),
-    full_name: Type.Union([Type.String(), Type.Null()], { examples: ['João Silva'] }),
-    department: Type.Union([Type.String(), Type.Null()], { examples: ['Desenvolvimento'] }),
-    created_at: Type.Union([Type.String(), Type.Null()], {
-      description: 'ISO 8601 timestamp without a zone (the column is `timestamp`)',
-      examples: ['2026-11-29T15:30:59.123456'],
-    }),
-  },
-  { title: 'User' },
-)
-
-const UserList = Type.Object(
-  {
-    total: Type.Integer({ description: 'How many users match the filter (all pages)', examples: [10] }),
-    limit: Type.Integer({ description: 'The page size asked for', examples: [DEFAULT_LIMIT] }),
-    offset: Type.Integer({ description: 'How many matching users were skipped', examples: [0] }),
-    users: Type.Array(User, { description: 'This page, ordered by id' }),
-  },
-  { title: 'UserList' },
-)
-
-const ListQuery = Type.Object({
-  limit: Type.Optional(
-    Type.Integer({ minimum: 1, maximum: MAX_LIMIT, default: DEFAULT_LIMIT, description: 'Page size, 1 to 100' }),
-  ),
-  offset: Type.Optional(
-    Type.Integer({ minimum: 0, maximum: MAX_ID, default: 0, description: 'How many matching users to skip' }),
-  ),
-  department: Type.Optional(
-    Type.String({
-      minLength: 1,
-      maxLength: 50,
-      pattern: TEXT_PATTERN,
-      description: 'Only users of this department (exact, case-sensitive match)',
-      examples: ['Design'],
-    }),
-  ),
-})
-
-const UserId = Type.Object({ id: Type.Integer({ minimum: 1, maximum: MAX_ID, description: 'The user id' }) })
-
-const NewUser = Type.Object(
-  {
-    username: Username,
-    email: Email,
-    full_name: Type.Optional(FullName),
-    department: Type.Optional(Department),
-  },
-  {
-    title: 'NewUser',
-    additionalProperties: false,
-    examples: [{ username: 'nsouza', email: 'nina.souza@empresa.com', full_name: 'Nina Souza', department: 'QA' }],
-  },
-)
-
-const UserChanges = Type.Object(
-  {
-    username: Type.Optional(Username),
-    email: Type.Optional(Email),
-    full_name: Type.Optional(FullName),
-    department: Type.Optional(Department),
-  },
-  {
-    title: 'UserChanges',
-    description: 'The fields to change (at least one); the others keep their value',
-    additionalProperties: false,
-    minProperties: 1,
-    examples: [{ department: 'DevOps' }],
-  },
-)
-
-const CacheHeader = {
-  'x-cache': {
-    type: 'string',
-    enum: ['hit', 'miss', 'bypass'],
-    description:
-      '`hit`: served from the Redis cache; `miss`: read from Postgres, then cached; ' +
-      '`bypass`: read from Postgres only (Redis unavailable, or an invalidation of this user still pending)',
-  },
-}
-
-const LocationHeader = {
-  location: { type: 'string', description: 'The new user’s URL, `/users/{id}`', examples: ['/users/11'] },
-}
+import { UserNotFoundError } from '../lib/errors.ts'
+import { errorResponses } from '../lib/schemas/error.ts'
+import {
+  ListQuery,
+  NewUser,
+  User,
+  UserChanges,
+  UserCreatedHeaders,
+  UserId,
+  UserPage,
+  UserReadHeaders,
+} from '../lib/schemas/users.ts'
 
 const userRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
   fastify.get(
     '/users',
     {
       schema: {
+        operationId: 'listUsers',
         tags: ['users'],
         summary: 'List the users, ordered by id, a page at a time',
+        description:
+          'One page of the users (`limit`, `offset`), optionally only those of one `department`, with how many ' +
+          'match in all (`total`). Read from Postgres.',
         querystring: ListQuery,
-        response: { 200: { ...UserList, description: 'One page of users' }, ...errorResponses(400, 429, 500, 503) },
+        response: {
+          200: Type.Ref(UserPage, { description: 'One page of users' }),
+          ...errorResponses(400, 429, 500, 503),
+        },
       },
     },
-    async (request) => {
-      const { limit = DEFAULT_LIMIT, offset = 0, department } = request.query
-      const { total, users } = await fastify.users.list({ limit, offset, department })
-      return { total, limit, offset, users }
-    },
+    async (request) => fastify.users.list(request.query),
   )
 
   fastify.get(
     '/users/:id',
     {
       schema: {
+        operationId: 'getUser',
         tags: ['users'],
-        summary: 'Read one user (cache-aside through Redis)',
+        summary: 'Read one user',
+        description:
+          'Cache-aside through Redis: served from the cache when it holds the user, else read from Postgres and ' +
+          'cached for `USERS_CACHE_TTL_SECONDS`. The `x-cache` header says which. A write to the user drops its ' +
+          'cached entry, so a read after a write sees the write.',
         params: UserId,
         response: {
-          200: { ...User, description: 'The user; `x-cache` says where it came from', headers: CacheHeader },
-          ...errorResponses(400, 404, 429, 500, 503),
+          200: {
+            ...Type.Ref(User, { description: 'The user; `x-cache` says where it came from' }),
+            headers: UserReadHeaders,
+          },
+          ...errorResponses(400, 404, 414, 429, 500, 503),
         },
       },
     },
@@ -177,12 +67,16 @@ const userRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     '/users',
     {
       schema: {
+        operationId: 'createUser',
         tags: ['users'],
         summary: 'Create a user',
-        body: NewUser,
+        description:
+          'Stores a new user and answers it with its id and `created_at`; `location` is its URL. A username or ' +
+          'email already taken (ignoring letter case) is a 409 that names the field.',
+        body: Type.Ref(NewUser),
         response: {
-          201: { ...User, description: 'The created user', headers: LocationHeader },
-          ...errorResponses(400, 409, 413, 429, 500, 503),
+          201: { ...Type.Ref(User, { description: 'The created user' }), headers: UserCreatedHeaders },
+          ...errorResponses(400, 409, 413, 415, 429, 500, 503),
         },
       },
     },
@@ -196,13 +90,17 @@ const userRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     '/users/:id',
     {
       schema: {
+        operationId: 'updateUser',
         tags: ['users'],
         summary: 'Change some fields of a user',
+        description:
+          'Changes the fields sent (at least one) and keeps the others; `null` clears `full_name` or ' +
+          '`department`. Answers the updated user. Conflicts as in createUser.',
         params: UserId,
-        body: UserChanges,
+        body: Type.Ref(UserChanges),
         response: {
-          200: { ...User, description: 'The updated user' },
-          ...errorResponses(400, 404, 409, 413, 429, 500, 503),
+          200: Type.Ref(User, { description: 'The updated user' }),
+          ...errorResponses(400, 404, 409, 413, 414, 415, 429, 500, 503),
         },
       },
     },
@@ -218,10 +116,15 @@ const userRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     '/users/:id',
     {
       schema: {
+        operationId: 'deleteUser',
         tags: ['users'],
         summary: 'Delete a user',
+        description: 'Deletes the user and drops its cached entry. Answers 204 without a body.',
         params: UserId,
-        response: { 204: Type.Null({ description: 'Deleted' }), ...errorResponses(400, 404, 429, 500, 503) },
+        response: {
+          204: Type.Null({ description: 'Deleted' }),
+          ...errorResponses(400, 404, 413, 414, 415, 429, 500, 503),
+        },
       },
     },
     async (request, reply) => {

@@ -1,28 +1,27 @@
 import { STATUS_CODES } from 'node:http'
 import type { FastifyError, FastifyInstance } from 'fastify'
-import cachePlugin from '../plugins/cache.ts'
-import cacheStorePlugin from '../plugins/cache-store.ts'
-import dbPlugin from '../plugins/db.ts'
-import drainPlugin from '../plugins/drain.ts'
-import healthPlugin from '../plugins/health.ts'
-import jsonDepthPlugin from '../plugins/json-depth.ts'
-import metricsPlugin from '../plugins/metrics.ts'
-import rateLimitPlugin from '../plugins/rate-limit.ts'
-import requestIdPlugin from '../plugins/request-id.ts'
-import securityPlugin from '../plugins/security.ts'
-import swaggerPlugin from '../plugins/swagger.ts'
-import userCachePlugin from '../plugins/user-cache.ts'
-import usersPlugin from '../plugins/users.ts'
+import type { Config } from '../lib/config.ts'
+import cacheStorePlugin from '../plugins/app/cache-store.ts'
+import drainPlugin from '../plugins/app/drain.ts'
+import healthPlugin from '../plugins/app/health.ts'
+import jsonDepthPlugin from '../plugins/app/json-depth.ts'
+import migrationsPlugin from '../plugins/app/migrations.ts'
+import requestIdPlugin from '../plugins/app/request-id.ts'
+import userCachePlugin from '../plugins/app/user-cache.ts'
+import usersPlugin from '../plugins/app/users.ts'
+import metricsPlugin from '../plugins/external/metrics.ts'
+import postgresPlugin from '../plugins/external/postgres.ts'
+import rateLimitPlugin from '../plugins/external/rate-limit.ts'
+import redisPlugin from '../plugins/external/redis.ts'
+import securityPlugin from '../plugins/external/security.ts'
+import swaggerPlugin from '../plugins/external/swagger.ts'
 import cacheRoutes from '../routes/cache.ts'
 import healthRoutes from '../routes/health.ts'
 import rootRoutes from '../routes/root.ts'
 import userRoutes from '../routes/users.ts'
-import type { Config } from './config.ts'
 
 export interface AppOptions {
   config: Config
-  /** For tests only: hooks into the app's internals to force an order of events. */
-  testHooks?: { beforeUserCacheFill?: (id: number) => Promise<void> }
 }
 
 /**
@@ -30,20 +29,18 @@ export interface AppOptions {
  * must see every route), then the resources, then what uses them (metrics and
  * the rate limiter hook into every route registered after them), then routes.
  */
-export default async function app(fastify: FastifyInstance, { config, testHooks = {} }: AppOptions) {
+export default async function app(fastify: FastifyInstance, { config }: AppOptions) {
   await fastify.register(swaggerPlugin)
   await fastify.register(securityPlugin, { config })
   await fastify.register(jsonDepthPlugin)
   await fastify.register(drainPlugin)
   await fastify.register(requestIdPlugin)
 
-  await fastify.register(dbPlugin, { config })
-  await fastify.register(cachePlugin, { config })
+  await fastify.register(postgresPlugin, { config })
+  await fastify.register(migrationsPlugin, { config })
+  await fastify.register(redisPlugin, { config })
   await fastify.register(cacheStorePlugin)
-  await fastify.register(userCachePlugin, {
-    ttlSeconds: config.USERS_CACHE_TTL_SECONDS,
-    beforeFill: testHooks.beforeUserCacheFill,
-  })
+  await fastify.register(userCachePlugin, { ttlSeconds: config.USERS_CACHE_TTL_SECONDS })
   await fastify.register(usersPlugin)
   await fastify.register(healthPlugin)
   await fastify.register(metricsPlugin, { config })

@@ -3,15 +3,16 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import Fastify, { type FastifyHttpOptions } from 'fastify'
 import fp from 'fastify-plugin'
 import { destination } from 'pino'
-import { requestId } from '../plugins/request-id.ts'
-import app, { type AppOptions } from './app.ts'
-import type { Config } from './config.ts'
-import { RequestLog } from './request-log.ts'
-import { buildValidator } from './validation.ts'
+import type { Config } from '../lib/config.ts'
+import { requestId } from '../lib/request-id.ts'
+import { RequestLog } from '../lib/request-log.ts'
+import { MAX_KEY_LENGTH } from '../lib/schemas/cache.ts'
+import { buildValidator } from '../lib/validation.ts'
+import app from './app.ts'
 
-// Longest encoded :key a URL can carry: 512 characters of up to 4 UTF-8 bytes,
-// each byte percent-encoded as 3 characters.
-const MAX_PARAM_LENGTH = 512 * 4 * 3
+// Longest encoded :key a URL can carry: MAX_KEY_LENGTH characters of up to 4
+// UTF-8 bytes, each byte percent-encoded as 3 characters.
+const MAX_PARAM_LENGTH = MAX_KEY_LENGTH * 4 * 3
 
 const PRETTY_TRANSPORT = {
   target: 'pino-pretty',
@@ -39,7 +40,7 @@ export interface LogOptions {
   stream?: NodeJS.WritableStream
 }
 
-export function serverOptions(
+function serverOptions(
   config: Config,
   { pretty = process.stdout.isTTY === true, stream }: LogOptions = {},
 ): FastifyHttpOptions<Server> {
@@ -60,7 +61,7 @@ export function serverOptions(
       },
       ...output,
     },
-    // The caller's x-request-id when it is safe, else a new UUID (plugins/request-id.ts).
+    // The caller's x-request-id when it is safe, else a new UUID (lib/request-id.ts).
     requestIdHeader: false,
     genReqId: requestId,
     logController: new RequestLog({ requestIdLogLabel: 'requestId' }),
@@ -88,12 +89,8 @@ export function serverOptions(
 }
 
 /** The server the process runs and the tests use: Fastify options plus the app. */
-export async function buildServer(
-  config: Config,
-  logOptions: LogOptions = {},
-  testHooks: AppOptions['testHooks'] = {},
-) {
+export async function buildServer(config: Config, logOptions: LogOptions = {}) {
   const server = Fastify(serverOptions(config, logOptions)).withTypeProvider<TypeBoxTypeProvider>()
-  await server.register(fp(app), { config, testHooks })
+  await server.register(fp(app), { config })
   return server
 }

@@ -1,6 +1,6 @@
-import { ConfigError, loadConfig } from './config.ts'
-import { postgresConnection } from './connections.ts'
-import { migrate } from './migrations.ts'
+import { ConfigError, loadConfig } from '../lib/config.ts'
+import { postgresConnection } from '../lib/connections.ts'
+import { migrate } from '../lib/migrations.ts'
 
 // `npm run migrate`: applies pending migrations and exits (0 on success).
 try {

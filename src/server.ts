@@ -1,6 +1,6 @@
 import closeWithGrace from 'close-with-grace'
+import { type Config, ConfigError, loadConfig } from '../lib/config.ts'
 import { buildServer } from './build.ts'
-import { type Config, ConfigError, loadConfig } from './config.ts'
 
 function configOrExit(): Config {
   try {

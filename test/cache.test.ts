@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import t from 'tap'
-import { MAX_KEY_LENGTH, MAX_TTL_SECONDS } from '../routes/cache.ts'
+import { MAX_KEY_LENGTH, MAX_TTL_SECONDS } from '../lib/schemas/cache.ts'
 import { build, freePort } from './helper.ts'
 
 t.test('POST /cache stores a value that GET /cache/:key returns with its ttl', async (t) => {

@@ -2,7 +2,7 @@
 // other and with the app. (`npm run test:compose` runs the stack itself.)
 import { readFileSync } from 'node:fs'
 import t from 'tap'
-import { ConfigSchema } from '../src/config.ts'
+import { ConfigSchema } from '../lib/config.ts'
 
 const read = (name: string) => readFileSync(new URL(`../${name}`, import.meta.url), 'utf8')
 const compose = read('compose.yaml')
@@ -71,7 +71,7 @@ t.test("web's environment names only variables the app reads", async (t) => {
   t.ok(environment, 'web has an environment')
   const names = [...(environment?.[1] ?? '').matchAll(/^ {6}(\w+):/gm)].map(([, name]) => name)
   t.ok(names.length > 5)
-  for (const name of names) t.ok(name in ConfigSchema.properties, `${name} is in src/config.ts`)
+  for (const name of names) t.ok(name in ConfigSchema.properties, `${name} is in lib/config.ts`)
 })
 
 t.test('db and cache are not published; web is, on WEB_PORT', async (t) => {

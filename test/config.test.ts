@@ -1,7 +1,7 @@
 import { spawnSync } from 'node:child_process'
 import t from 'tap'
-import { type ConfigError, loadConfig } from '../src/config.ts'
-import { postgresConnection, redisClientOptions } from '../src/connections.ts'
+import { type ConfigError, loadConfig } from '../lib/config.ts'
+import { postgresConnection, redisClientOptions } from '../lib/connections.ts'
 
 t.test('every variable has a default but the secrets', async (t) => {
   const config = loadConfig({})

@@ -6,7 +6,7 @@ export const POSTGRES_IMAGE = process.env.POSTGRES_IMAGE || 'postgres:15-alpine'
 export const REDIS_IMAGE = process.env.REDIS_IMAGE || 'redis:7-alpine'
 
 /** Set by `npm test` (scripts/test.ts): every container of the run carries it, so the run can remove them all. */
-export const TEST_RUN_LABEL = 'desafio3.test-run'
+const TEST_RUN_LABEL = 'desafio3.test-run'
 function labels(): Record<string, string> {
   const run = process.env.DESAFIO3_TEST_RUN
   return run ? { [TEST_RUN_LABEL]: run } : {}

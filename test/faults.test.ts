@@ -4,7 +4,8 @@ import { getContainerRuntimeClient, type StartedTestContainer } from 'testcontai
 const t = tap
 
 import { postgresContainer, redisContainer } from './containers.ts'
-import { build, eventually, freePort, type Server } from './helper.ts'
+import { eventually } from './eventually.ts'
+import { build, freePort, type Server } from './helper.ts'
 
 // Fault injection on real services. This file has its own Postgres and Redis,
 // published on fixed host ports so that they can be stopped and started again

@@ -3,9 +3,8 @@ import { connect, createServer, type Socket } from 'node:net'
 import { Writable } from 'node:stream'
 import pg from 'pg'
 import tap, { type Test } from 'tap'
-import type { AppOptions } from '../src/app.ts'
+import { type Config, loadConfig } from '../lib/config.ts'
 import { buildServer } from '../src/build.ts'
-import { type Config, loadConfig } from '../src/config.ts'
 import { postgresContainer, redisContainer } from './containers.ts'
 
 export { freePort } from './ports.ts'
@@ -111,10 +110,10 @@ export const RELAXED_TIMEOUTS = {
 export async function build(
   t: Test,
   env: Record<string, string> = {},
-  { logs, testHooks = {} }: { logs?: ReturnType<typeof logCollector>; testHooks?: AppOptions['testHooks'] } = {},
+  { logs }: { logs?: ReturnType<typeof logCollector> } = {},
 ): Promise<Server> {
   const config = await testConfig({ ...(logs ? { LOG_LEVEL: 'info' } : {}), ...env })
-  const server = await buildServer(config, logs ? { stream: logs.stream } : {}, testHooks)
+  const server = await buildServer(config, logs ? { stream: logs.stream } : {})
   t.teardown(() => server.close())
   await server.ready()
   return server
@@ -135,20 +134,6 @@ export async function testConfig(env: Record<string, string> = {}): Promise<Conf
     ...RELAXED_TIMEOUTS,
     ...env,
   })
-}
-
-/** Retries `check` until it passes or `timeoutMs` runs out; returns the time it took. */
-export async function eventually(check: () => Promise<void>, timeoutMs: number, intervalMs = 100): Promise<number> {
-  const started = Date.now()
-  for (;;) {
-    try {
-      await check()
-      return Date.now() - started
-    } catch (err) {
-      if (Date.now() - started > timeoutMs) throw err
-      await new Promise((resolve) => setTimeout(resolve, intervalMs))
-    }
-  }
 }
 
 export interface TcpProxy {

@@ -1,8 +1,9 @@
 import { PG_MIGRATE_LOCK_ID } from 'node-pg-migrate'
 import pg from 'pg'
 import t from 'tap'
-import { MIGRATIONS_TABLE, migrate } from '../src/migrations.ts'
-import { build, eventually, freshDatabase, services, withClient } from './helper.ts'
+import { MIGRATIONS_TABLE, migrate } from '../lib/migrations.ts'
+import { eventually } from './eventually.ts'
+import { build, freshDatabase, services, withClient } from './helper.ts'
 
 const quiet = { info() {}, warn() {}, error() {} }
 

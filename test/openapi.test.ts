@@ -6,18 +6,33 @@ import { build } from './helper.ts'
 const packageJson = JSON.parse(await readFile(new URL('../package.json', import.meta.url), 'utf8'))
 
 const ROUTES: Record<string, Record<string, string[]>> = {
-  '/': { get: ['200', '429'] },
-  '/users': { get: ['200', '400', '429', '500', '503'], post: ['201', '400', '409', '413', '429', '500', '503'] },
-  '/users/{id}': {
-    get: ['200', '400', '404', '429', '500', '503'],
-    patch: ['200', '400', '404', '409', '413', '429', '500', '503'],
-    delete: ['204', '400', '404', '429', '500', '503'],
+  '/': { get: ['200', '429', '500'] },
+  '/users': {
+    get: ['200', '400', '429', '500', '503'],
+    post: ['201', '400', '409', '413', '415', '429', '500', '503'],
   },
-  '/cache': { post: ['201', '400', '413', '429', '500', '503'] },
-  '/cache/{key}': { get: ['200', '400', '404', '429', '500', '503'] },
+  '/users/{id}': {
+    get: ['200', '400', '404', '414', '429', '500', '503'],
+    patch: ['200', '400', '404', '409', '413', '414', '415', '429', '500', '503'],
+    delete: ['204', '400', '404', '413', '414', '415', '429', '500', '503'],
+  },
+  '/cache': { post: ['201', '400', '413', '415', '429', '500', '503'] },
+  '/cache/{key}': { get: ['200', '400', '404', '414', '429', '500', '503'] },
   '/health': { get: ['200', '500', '503'] },
   '/health/ready': { get: ['200', '500', '503'] },
-  '/health/live': { get: ['200'] },
+  '/health/live': { get: ['200', '500'] },
+}
+
+// The names a generated client gives its methods.
+const OPERATION_IDS: Record<string, Record<string, string>> = {
+  '/': { get: 'getInfo' },
+  '/users': { get: 'listUsers', post: 'createUser' },
+  '/users/{id}': { get: 'getUser', patch: 'updateUser', delete: 'deleteUser' },
+  '/cache': { post: 'putCacheEntry' },
+  '/cache/{key}': { get: 'getCacheEntry' },
+  '/health': { get: 'getHealth' },
+  '/health/ready': { get: 'getReadiness' },
+  '/health/live': { get: 'getLiveness' },
 }
 
 t.test('/docs/json is a valid OpenAPI 3 document describing every route', async (t) => {
@@ -30,6 +45,8 @@ t.test('/docs/json is a valid OpenAPI 3 document describing every route', async 
   t.equal(document.info.version, packageJson.version, 'the version is the package version')
   t.match(document.info.description, /Rate limiting.*retry-after/s)
   t.same(document.servers, [{ url: '/', description: 'This server' }], 'relative: works behind compose, on any port')
+  t.match(document.info.contact, { name: /\S/, url: /^https?:\/\// }, 'a contact')
+  t.same(document.info.license, { name: packageJson.license, identifier: packageJson.license }, 'the license')
 
   // validate() dereferences in place: give it a copy.
   await t.resolves(SwaggerParser.validate(structuredClone(document)), 'passes the OpenAPI validator')
@@ -39,6 +56,12 @@ t.test('/docs/json is a valid OpenAPI 3 document describing every route', async 
     for (const [method, statuses] of Object.entries(methods)) {
       const operation = document.paths[path][method]
       t.ok(operation, `${method.toUpperCase()} ${path} is documented`)
+      t.equal(operation.operationId, OPERATION_IDS[path][method], `${method.toUpperCase()} ${path} operationId`)
+      t.match(
+        operation,
+        { summary: /\S/, description: /\S/ },
+        `${method.toUpperCase()} ${path} summary and description`,
+      )
       t.same(Object.keys(operation.responses).sort(), statuses.sort(), `${method.toUpperCase()} ${path} statuses`)
       for (const [status, response] of Object.entries<{ content?: Record<string, { schema?: unknown }> }>(
         operation.responses,
@@ -64,6 +87,27 @@ t.test('/docs/json is a valid OpenAPI 3 document describing every route', async 
   t.notOk(document.paths['/metrics'], '/metrics is not part of the API document')
   t.match(document.paths['/cache/{key}'].get.parameters, [{ name: 'key', in: 'path', required: true }])
   t.ok(document.components.schemas.ErrorResponse, 'errors share one schema')
+  t.same(
+    Object.keys(document.components.schemas).sort(),
+    [
+      'CacheEntry',
+      'CacheWrite',
+      'CacheWritten',
+      'ErrorResponse',
+      'HealthReport',
+      'Liveness',
+      'NewUser',
+      'ServiceInfo',
+      'User',
+      'UserChanges',
+      'UserPage',
+    ],
+    'each resource is a named component (a generated client gets named types)',
+  )
+  const ref = (schema: { $ref?: string }) => schema.$ref?.replace('#/components/schemas/', '')
+  t.equal(ref(body.schema), 'CacheWrite', 'POST /cache body')
+  t.equal(ref(document.paths['/users/{id}'].get.responses['200'].content['application/json'].schema), 'User')
+  t.equal(ref(document.components.schemas.UserPage.properties.users.items), 'User', 'a page holds User items')
 
   const users = document.paths['/users']
   t.match(
@@ -84,6 +128,26 @@ t.test('/docs/json is a valid OpenAPI 3 document describing every route', async 
     'x-cache documented',
   )
   t.ok(user.patch.requestBody.content['application/json'].schema, 'PATCH /users/{id} body schema')
+})
+
+t.test('the server answers the statuses the document lists for a long path parameter and a foreign body', async (t) => {
+  const app = await build(t)
+  const longKey = await app.inject({ method: 'GET', url: `/cache/${'k'.repeat(7000)}` })
+  t.equal(longKey.statusCode, 414, 'a key longer than the router accepts')
+  t.match(longKey.json(), { statusCode: 414, code: 'FST_ERR_MAX_PARAM_LENGTH', error: 'Bad Request' })
+  const longId = await app.inject({ method: 'DELETE', url: `/users/${'1'.repeat(7000)}` })
+  t.equal(longId.statusCode, 414, 'an id longer than the router accepts')
+
+  for (const [method, url] of [
+    ['POST', '/cache'],
+    ['POST', '/users'],
+    ['PATCH', '/users/1'],
+    ['DELETE', '/users/1'],
+  ] as const) {
+    const res = await app.inject({ method, url, payload: '<user/>', headers: { 'content-type': 'application/xml' } })
+    t.equal(res.statusCode, 415, `${method} ${url} with an XML body`)
+    t.match(res.json(), { statusCode: 415, code: 'FST_ERR_CTP_INVALID_MEDIA_TYPE', error: 'Unsupported Media Type' })
+  }
 })
 
 t.test('/docs serves the Swagger UI', async (t) => {

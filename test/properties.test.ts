@@ -1,6 +1,6 @@
 import fc from 'fast-check'
 import t from 'tap'
-import { MAX_JSON_DEPTH } from '../plugins/json-depth.ts'
+import { MAX_JSON_DEPTH } from '../plugins/app/json-depth.ts'
 import { build, type Server } from './helper.ts'
 
 // Property-based tests over every route the OpenAPI document lists: whatever

@@ -2,7 +2,7 @@ import { once } from 'node:events'
 import { existsSync } from 'node:fs'
 import { stripVTControlCharacters } from 'node:util'
 import t from 'tap'
-import { eventually } from './helper.ts'
+import { eventually } from './eventually.ts'
 import { SCRIPT, startServer } from './server-process.ts'
 
 t.test('the server process serves HTTP and logs JSON lines', async (t) => {

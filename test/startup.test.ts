@@ -1,6 +1,7 @@
 import t from 'tap'
 import { postgresContainer, redisContainer } from './containers.ts'
-import { build, eventually, freePort, services } from './helper.ts'
+import { eventually } from './eventually.ts'
+import { build, freePort, services } from './helper.ts'
 
 // Start this file's own services first, so the timings below measure the app only.
 await services()

@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto'
 import type { InjectOptions } from 'fastify'
 import t from 'tap'
-import { build, eventually, freePort, RELAXED_TIMEOUTS, type Server, services, tcpProxy } from './helper.ts'
+import { eventually } from './eventually.ts'
+import { build, freePort, RELAXED_TIMEOUTS, type Server, services, tcpProxy } from './helper.ts'
 import { createUser, uniqueUser } from './users-fixtures.ts'
 
 // Redis is an optimisation for the user routes, never a dependency.

@@ -9,26 +9,45 @@
 // The app's configuration comes from the environment, as for the app.
 // Usage: node scripts/bench/same-work.ts <port>
 import Fastify from 'fastify'
-import cachePlugin from '../../plugins/cache.ts'
-import cacheStorePlugin from '../../plugins/cache-store.ts'
-import dbPlugin from '../../plugins/db.ts'
-import healthPlugin from '../../plugins/health.ts'
-import userCachePlugin from '../../plugins/user-cache.ts'
-import usersPlugin from '../../plugins/users.ts'
+import { loadConfig } from '../../lib/config.ts'
+import { CacheEntry, CacheWrite, CacheWritten } from '../../lib/schemas/cache.ts'
+import { ErrorResponse } from '../../lib/schemas/error.ts'
+import { HealthReport, Liveness } from '../../lib/schemas/health.ts'
+import { ServiceInfo } from '../../lib/schemas/info.ts'
+import { NewUser, User, UserChanges, UserPage } from '../../lib/schemas/users.ts'
+import cacheStorePlugin from '../../plugins/app/cache-store.ts'
+import healthPlugin from '../../plugins/app/health.ts'
+import migrationsPlugin from '../../plugins/app/migrations.ts'
+import userCachePlugin from '../../plugins/app/user-cache.ts'
+import usersPlugin from '../../plugins/app/users.ts'
+import postgresPlugin from '../../plugins/external/postgres.ts'
+import redisPlugin from '../../plugins/external/redis.ts'
 import cacheRoutes from '../../routes/cache.ts'
 import healthRoutes from '../../routes/health.ts'
 import rootRoutes from '../../routes/root.ts'
 import userRoutes from '../../routes/users.ts'
-import { loadConfig } from '../../src/config.ts'
-import { ErrorResponse } from '../../src/schemas.ts'
 
 const [port] = process.argv.slice(2)
 // The app has applied the migrations already.
 const config = loadConfig({ ...process.env, MIGRATE_ON_START: 'false' })
 const app = Fastify()
-app.addSchema(ErrorResponse)
-await app.register(dbPlugin, { config })
-await app.register(cachePlugin, { config })
+for (const schema of [
+  ErrorResponse,
+  ServiceInfo,
+  User,
+  NewUser,
+  UserChanges,
+  UserPage,
+  CacheWrite,
+  CacheWritten,
+  CacheEntry,
+  HealthReport,
+  Liveness,
+])
+  app.addSchema(schema)
+await app.register(postgresPlugin, { config })
+await app.register(migrationsPlugin, { config })
+await app.register(redisPlugin, { config })
 await app.register(cacheStorePlugin)
 await app.register(userCachePlugin, { ttlSeconds: config.USERS_CACHE_TTL_SECONDS })
 await app.register(usersPlugin)

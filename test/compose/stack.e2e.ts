@@ -7,19 +7,24 @@
 // (and touches nothing) when they belong to another Compose project, so it
 // never deletes a stack you started yourself. Needs Docker, Docker Compose
 // (v2, or docker-compose 1.29), curl and util-linux `script`.
+//
+// One scenario, longer than the other files: its steps build on each other
+// (one stack, brought up once, its data carried from step to step), so they
+// stay together in the order they run. The helpers that hold nothing of the
+// run, and the README's commands, are in stack.ts.
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
 import { cpus, loadavg } from 'node:os'
 import { after, test } from 'node:test'
+import { eventually } from '../eventually.ts'
 import {
   CONTAINERS,
   CommandError,
   composeProjectOf,
   detectCompose,
-  eventually,
   exists,
-  fromReadme,
   NETWORK,
+  README,
   type RunOptions,
   run,
   VOLUMES,
@@ -34,40 +39,6 @@ const HEALTHY_WITHIN_MS = 240_000
 const BUILD_WITHIN_MS = 20 * 60_000
 // Docker kills 10 s after SIGTERM; web must be gone well before.
 const SHUTDOWN_WITHIN_MS = 5000
-
-// The README's commands, verbatim (fromReadme checks that it still has them).
-const README = {
-  info: fromReadme('curl http://127.0.0.1:5000/'),
-  users: fromReadme('curl http://127.0.0.1:5000/users'),
-  usersPage: fromReadme('curl "http://127.0.0.1:5000/users?department=Design&limit=1&offset=1"'),
-  userCreate: fromReadme(
-    [
-      'curl -X POST http://127.0.0.1:5000/users \\',
-      '  -H "Content-Type: application/json" \\',
-      `  -d '{"username": "nsouza", "email": "nina.souza@empresa.com", "full_name": "Nina Souza"}'`,
-    ].join('\n'),
-  ),
-  userRead: fromReadme('curl -i http://127.0.0.1:5000/users/11'),
-  userPatch: fromReadme(
-    [
-      'curl -X PATCH http://127.0.0.1:5000/users/11 \\',
-      `  -H "Content-Type: application/json" -d '{"department": "QA"}'`,
-    ].join('\n'),
-  ),
-  userDelete: fromReadme('curl -X DELETE http://127.0.0.1:5000/users/11'),
-  cacheSet: fromReadme(
-    [
-      'curl -X POST http://127.0.0.1:5000/cache \\',
-      '  -H "Content-Type: application/json" \\',
-      `  -d '{"key": "user:1", "value": {"name": "João"}, "ttl": 300}'`,
-    ].join('\n'),
-  ),
-  cacheGet: fromReadme('curl http://127.0.0.1:5000/cache/user:1'),
-  health: fromReadme('curl http://127.0.0.1:5000/health'),
-  ps: fromReadme('docker compose ps'),
-  psql: fromReadme('docker compose exec db psql -U postgres -d desafio3'),
-  networkInspect: fromReadme('docker network inspect desafio3-network'),
-}
 
 const runId = randomBytes(4).toString('hex')
 const secret = () => `e2e-${randomBytes(12).toString('hex')}`
@@ -312,6 +283,19 @@ async function rowCount(): Promise<number> {
   return (body.users as { username: string }[]).filter((user) => user.username === row).length
 }
 
+/** The cached value once web serves the key again (it answers 503 until it has reconnected). */
+async function cachedValueOnceServed(): Promise<unknown> {
+  let value: unknown
+  await eventually(
+    async () => {
+      value = await cachedValue()
+    },
+    30_000,
+    250,
+  )
+  return value
+}
+
 async function cachedValue(): Promise<unknown> {
   const { status, body } = await getJson(`/cache/${encodeURIComponent(key)}`)
   if (status === 404) return undefined
@@ -344,7 +328,7 @@ step('restart cache: the key is still there (append-only file)', async () => {
   await compose(['restart', 'cache'])
   await waitHealthy([CONTAINERS.cache], HEALTHY_WITHIN_MS)
   // web reconnects by itself; until then it answers 503.
-  assert.deepEqual(await eventually(cachedValue, 30_000), keyValue)
+  assert.deepEqual(await cachedValueOnceServed(), keyValue)
 })
 
 step('stop web: it closes on SIGTERM well before the 10 s kill, and exits 0', async () => {
@@ -382,7 +366,7 @@ step('down, then up: the row and the key are still there (named volumes)', async
   const ms = await up()
   figures.push(`time to healthy (restart with data): ${seconds(ms)}`)
   assert.equal(await rowCount(), 1)
-  assert.deepEqual(await eventually(cachedValue, 30_000), keyValue)
+  assert.deepEqual(await cachedValueOnceServed(), keyValue)
 })
 
 step('down -v, then up: the volumes are deleted, the data is gone, the seed users are back', async () => {

@@ -4,7 +4,7 @@ import { spawn } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 
-export const PROJECT_DIR = fileURLToPath(new URL('../..', import.meta.url))
+const PROJECT_DIR = fileURLToPath(new URL('../..', import.meta.url))
 
 /** The container of each service (compose.yaml `container_name`). */
 export const CONTAINERS = { db: 'desafio3-postgres', cache: 'desafio3-redis', web: 'desafio3-web' } as const
@@ -75,10 +75,10 @@ export async function detectCompose(): Promise<string[]> {
   }
 }
 
-export type Health = 'starting' | 'healthy' | 'unhealthy' | 'none' | 'absent'
+type Health = 'starting' | 'healthy' | 'unhealthy' | 'none' | 'absent'
 
 /** The health of each container (`absent` when there is no such container). */
-export async function health(names: readonly string[]): Promise<Health[]> {
+async function health(names: readonly string[]): Promise<Health[]> {
   return Promise.all(
     names.map(async (name) => {
       try {
@@ -124,30 +124,51 @@ export async function exists(kind: 'container' | 'volume' | 'network', name: str
   return (await composeProjectOf(kind, name)) !== undefined
 }
 
-export function sleep(ms: number): Promise<void> {
+function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms))
 }
 
-/** Retries `check` until it passes or `timeoutMs` runs out; returns what it returned. */
-export async function eventually<T>(check: () => Promise<T>, timeoutMs: number, intervalMs = 250): Promise<T> {
-  const started = Date.now()
-  for (;;) {
-    try {
-      return await check()
-    } catch (err) {
-      if (Date.now() - started > timeoutMs) throw err
-      await sleep(intervalMs)
-    }
-  }
-}
-
-const README = readFileSync(new URL('../../README.md', import.meta.url), 'utf8')
+const README_TEXT = readFileSync(new URL('../../README.md', import.meta.url), 'utf8')
 
 /**
  * A command exactly as the README shows it; throws when the README does not
  * contain it, so the test and the documentation cannot drift apart.
  */
-export function fromReadme(command: string): string {
-  if (!README.includes(command)) throw new Error(`README.md does not contain this command verbatim:\n${command}`)
+function fromReadme(command: string): string {
+  if (!README_TEXT.includes(command)) throw new Error(`README.md does not contain this command verbatim:\n${command}`)
   return command
+}
+
+// The README's commands, verbatim (fromReadme checks that it still has them).
+export const README = {
+  info: fromReadme('curl http://127.0.0.1:5000/'),
+  users: fromReadme('curl http://127.0.0.1:5000/users'),
+  usersPage: fromReadme('curl "http://127.0.0.1:5000/users?department=Design&limit=1&offset=1"'),
+  userCreate: fromReadme(
+    [
+      'curl -X POST http://127.0.0.1:5000/users \\',
+      '  -H "Content-Type: application/json" \\',
+      `  -d '{"username": "nsouza", "email": "nina.souza@empresa.com", "full_name": "Nina Souza"}'`,
+    ].join('\n'),
+  ),
+  userRead: fromReadme('curl -i http://127.0.0.1:5000/users/11'),
+  userPatch: fromReadme(
+    [
+      'curl -X PATCH http://127.0.0.1:5000/users/11 \\',
+      `  -H "Content-Type: application/json" -d '{"department": "QA"}'`,
+    ].join('\n'),
+  ),
+  userDelete: fromReadme('curl -X DELETE http://127.0.0.1:5000/users/11'),
+  cacheSet: fromReadme(
+    [
+      'curl -X POST http://127.0.0.1:5000/cache \\',
+      '  -H "Content-Type: application/json" \\',
+      `  -d '{"key": "user:1", "value": {"name": "João"}, "ttl": 300}'`,
+    ].join('\n'),
+  ),
+  cacheGet: fromReadme('curl http://127.0.0.1:5000/cache/user:1'),
+  health: fromReadme('curl http://127.0.0.1:5000/health'),
+  ps: fromReadme('docker compose ps'),
+  psql: fromReadme('docker compose exec db psql -U postgres -d desafio3'),
+  networkInspect: fromReadme('docker network inspect desafio3-network'),
 }

@@ -1,12 +1,9 @@
 import { randomUUID } from 'node:crypto'
 import fp from 'fastify-plugin'
 import type { Result } from 'ioredis'
-import type { User } from './users.ts'
+import type { CacheOutcome, User } from '../../lib/schemas/users.ts'
 
-/** Where a read was served from: the cache, Postgres then cached, or Postgres alone (cache unusable). */
-export type CacheOutcome = 'hit' | 'miss' | 'bypass'
-
-export interface UserCache {
+interface UserCache {
   /**
    * Cache-aside read: the cached user, else `load()` from Postgres, cached when it
    * found one (a missing user is never cached). Redis failures never fail it.
@@ -16,10 +13,8 @@ export interface UserCache {
   invalidate(id: number): Promise<void>
 }
 
-export interface UserCacheOptions {
+interface UserCacheOptions {
   ttlSeconds: number
-  /** For tests only: runs after a miss has read Postgres, before it fills the cache. */
-  beforeFill?: (id: number) => Promise<void>
 }
 
 declare module 'fastify' {
@@ -61,7 +56,7 @@ return 1
 const RETRY_INVALIDATION_MS = 1000
 
 export default fp(
-  async function userCachePlugin(fastify, { ttlSeconds, beforeFill }: UserCacheOptions) {
+  async function userCachePlugin(fastify, { ttlSeconds }: UserCacheOptions) {
     const redis = fastify.redis
     const log = fastify.log.child({ plugin: 'user-cache' })
     redis.defineCommand('fillUserIfUnchanged', { numberOfKeys: 2, lua: FILL_IF_UNCHANGED })
@@ -114,7 +109,6 @@ export default fp(
 
       const user = await load()
       if (user) {
-        await beforeFill?.(id)
         await redis
           .fillUserIfUnchanged(entryKey(id), versionKey(id), seenVersion ?? '', JSON.stringify(user), ttlSeconds)
           .catch((err) => log.debug({ err, id }, 'user cache fill failed'))
@@ -132,5 +126,5 @@ export default fp(
       clearTimeout(retryTimer)
     })
   },
-  { name: 'user-cache', dependencies: ['cache'], fastify: '5.x' },
+  { name: 'user-cache', dependencies: ['redis'], fastify: '5.x' },
 )

@@ -1,37 +1,18 @@
 import fp from 'fastify-plugin'
-import { EmailTakenError, UsernameNotNormalizedError, UsernameTakenError } from '../src/errors.ts'
-import type { CacheOutcome } from './user-cache.ts'
+import { EmailTakenError, UsernameNotNormalizedError, UsernameTakenError } from '../../lib/errors.ts'
+import {
+  type CacheOutcome,
+  DEFAULT_LIMIT,
+  type ListQuery,
+  type NewUser,
+  type User,
+  type UserChanges,
+  type UserPage,
+} from '../../lib/schemas/users.ts'
 
-export interface User {
-  id: number
-  username: string
-  email: string
-  full_name: string | null
-  department: string | null
-  /** ISO 8601 without a zone, as the original returned it (the column is `timestamp`). */
-  created_at: string | null
-}
-
-export interface NewUser {
-  username: string
-  email: string
-  full_name?: string | null
-  department?: string | null
-}
-
-/** The fields to change; absent ones keep their value. */
-export type UserChanges = Partial<NewUser>
-
-export interface UserQuery {
-  limit: number
-  offset: number
-  /** Only users of this department (exact match). */
-  department?: string
-}
-
-export interface UserRepository {
+interface UserRepository {
   /** One page of the users matching the query, ordered by id, and how many match in all. */
-  list(query: UserQuery): Promise<{ total: number; users: User[] }>
+  list(query: ListQuery): Promise<UserPage>
   /** The user, read through the cache, and where it came from. */
   get(id: number): Promise<{ user: User | null; cache: CacheOutcome }>
   /** Throws a 409 error naming the field when the username or email is taken. */
@@ -109,13 +90,13 @@ export default fp(
     }
 
     const users: UserRepository = {
-      async list({ limit, offset, department }) {
-        const { rows } = await db.query<{ total: number; users: User[] }>({
+      async list({ limit = DEFAULT_LIMIT, offset = 0, department }) {
+        const { rows } = await db.query<Pick<UserPage, 'total' | 'users'>>({
           name: 'users-list',
           text: LIST,
           values: [department ?? null, limit, offset],
         })
-        return rows[0]
+        return { ...rows[0], limit, offset }
       },
 
       get(id) {
@@ -155,5 +136,5 @@ export default fp(
     }
     fastify.decorate('users', users)
   },
-  { name: 'users', dependencies: ['db', 'user-cache'], fastify: '5.x' },
+  { name: 'users', dependencies: ['postgres', 'user-cache'], fastify: '5.x' },
 )

@@ -1,19 +1,8 @@
 import type { FastifyBaseLogger } from 'fastify'
 import fp from 'fastify-plugin'
-import { MigrationsPendingError } from '../src/errors.ts'
-import { TimeoutError, withTimeout } from '../src/timeout.ts'
-
-export interface ServiceStatus {
-  status: 'ok' | 'error'
-  service: string
-  error?: string
-}
-
-export interface HealthReport {
-  status: 'healthy' | 'degraded'
-  timestamp: string
-  services: { web: ServiceStatus; db: ServiceStatus; cache: ServiceStatus }
-}
+import { MigrationsPendingError } from '../../lib/errors.ts'
+import type { HealthReport, ServiceStatus } from '../../lib/schemas/health.ts'
+import { TimeoutError, withTimeout } from '../../lib/timeout.ts'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -24,7 +13,7 @@ declare module 'fastify' {
   }
 }
 
-export const CHECK_TIMEOUT_MS = 1000
+const CHECK_TIMEOUT_MS = 1000
 
 function describe(err: unknown): string {
   if (err instanceof TimeoutError) return `no answer within ${CHECK_TIMEOUT_MS} ms`
@@ -50,9 +39,15 @@ export default fp(
       }
     }
 
+    // Postgres serves this app once it answers and the schema is migrated.
+    async function postgresReady() {
+      await fastify.db.ping(CHECK_TIMEOUT_MS)
+      if (!fastify.migrations.done) throw new MigrationsPendingError()
+    }
+
     async function check(log: FastifyBaseLogger = fastify.log): Promise<HealthReport> {
       const [db, cache] = await Promise.all([
-        probe('PostgreSQL', () => fastify.db.ping(CHECK_TIMEOUT_MS), log),
+        probe('PostgreSQL', postgresReady, log),
         probe('Redis', () => fastify.redis.ping(), log),
       ])
       const healthy = db.status === 'ok' && cache.status === 'ok'
@@ -65,5 +60,5 @@ export default fp(
 
     fastify.decorate('health', { check })
   },
-  { name: 'health', dependencies: ['db', 'cache'], fastify: '5.x' },
+  { name: 'health', dependencies: ['postgres', 'redis', 'migrations'], fastify: '5.x' },
 )

@@ -1,8 +1,8 @@
 import fp from 'fastify-plugin'
 import { Redis } from 'ioredis'
-import type { Config } from '../src/config.ts'
-import { redisClientOptions } from '../src/connections.ts'
-import { withTimeout } from '../src/timeout.ts'
+import type { Config } from '../../lib/config.ts'
+import { redisClientOptions } from '../../lib/connections.ts'
+import { withTimeout } from '../../lib/timeout.ts'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -17,8 +17,8 @@ declare module 'fastify' {
  * gives up, while this service must start, and recover, with Redis down.
  */
 export default fp(
-  async function cachePlugin(fastify, { config }: { config: Config }) {
-    const log = fastify.log.child({ plugin: 'cache' })
+  async function redisPlugin(fastify, { config }: { config: Config }) {
+    const log = fastify.log.child({ plugin: 'redis' })
     const { url, options } = redisClientOptions(config)
     const client = url ? new Redis(url, options) : new Redis(options)
 
@@ -50,5 +50,5 @@ export default fp(
       log.info('redis connection closed')
     })
   },
-  { name: 'cache', fastify: '5.x' },
+  { name: 'redis', fastify: '5.x' },
 )

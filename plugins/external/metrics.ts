@@ -2,9 +2,9 @@ import client from '@prometheus-io/client'
 import type { RouteOptions } from 'fastify'
 import fastifyMetrics from 'fastify-metrics'
 import fp from 'fastify-plugin'
-import type { Config } from '../src/config.ts'
+import type { Config } from '../../lib/config.ts'
 
-export const METRICS_PATH = '/metrics'
+const METRICS_PATH = '/metrics'
 
 // Prometheus' default buckets: this API answers in milliseconds, so the finer
 // low end matters more than the plugin's default (which starts at 50 ms).
@@ -47,11 +47,11 @@ export default fp(
       },
     })
 
-    const pool = fastify.pg.pool
+    const { db } = fastify
     const poolGauges = [
-      ['pg_pool_connections', 'Open Postgres connections in the pool, busy or idle', () => pool.totalCount],
-      ['pg_pool_idle_connections', 'Open Postgres connections waiting for a query', () => pool.idleCount],
-      ['pg_pool_waiting_queries', 'Queries waiting for a free Postgres connection', () => pool.waitingCount],
+      ['pg_pool_connections', 'Open Postgres connections in the pool, busy or idle', () => db.poolStats().total],
+      ['pg_pool_idle_connections', 'Open Postgres connections waiting for a query', () => db.poolStats().idle],
+      ['pg_pool_waiting_queries', 'Queries waiting for a free Postgres connection', () => db.poolStats().waiting],
       ['pg_pool_max_connections', 'Most connections the pool opens (DB_POOL_MAX)', () => config.DB_POOL_MAX],
     ] as const
     for (const [name, help, read] of poolGauges) {
@@ -73,5 +73,5 @@ export default fp(
       },
     })
   },
-  { name: 'metrics', dependencies: ['db', 'cache'], fastify: '5.x' },
+  { name: 'metrics', dependencies: ['postgres', 'redis'], fastify: '5.x' },
 )

@@ -1,8 +1,8 @@
 import fastifyRateLimit, { type FastifyRateLimitStore } from '@fastify/rate-limit'
 import fp from 'fastify-plugin'
 import type { Callback, Redis, Result } from 'ioredis'
-import type { Config } from '../src/config.ts'
-import { RateLimitedError } from '../src/errors.ts'
+import type { Config } from '../../lib/config.ts'
+import { RateLimitedError } from '../../lib/errors.ts'
 
 /**
  * Where the counters live: `<REDIS_KEY_PREFIX>ratelimit:<client address>`,
@@ -185,5 +185,5 @@ export default fp(
       errorResponseBuilder: (_request, context) => new RateLimitedError(context.after),
     })
   },
-  { name: 'rate-limit', dependencies: ['cache'], fastify: '5.x' },
+  { name: 'rate-limit', dependencies: ['redis'], fastify: '5.x' },
 )

@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http'
 import fastifyCors from '@fastify/cors'
 import fp from 'fastify-plugin'
 import helmet from 'helmet'
-import type { Config } from '../src/config.ts'
+import type { Config } from '../../lib/config.ts'
 
 type Headers = Record<string, string>
 

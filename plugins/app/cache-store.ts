@@ -1,17 +1,12 @@
 import fp from 'fastify-plugin'
 import type { Result } from 'ioredis'
-import { CacheUnavailableError } from '../src/errors.ts'
+import { CacheUnavailableError } from '../../lib/errors.ts'
+import type { CacheEntry } from '../../lib/schemas/cache.ts'
 
-export interface CachedEntry {
-  value: unknown
-  /** Seconds left before the key expires. */
-  ttl: number
-}
-
-export interface CacheStore {
+interface CacheStore {
   set(key: string, value: unknown, ttlSeconds: number): Promise<void>
-  /** The entry, or null when the key is absent or expired. */
-  get(key: string): Promise<CachedEntry | null>
+  /** The entry, with its seconds left, or null when the key is absent or expired. */
+  get(key: string): Promise<CacheEntry | null>
 }
 
 declare module 'fastify' {
@@ -25,7 +20,7 @@ declare module 'fastify' {
  * (`<REDIS_KEY_PREFIX>cache:<key>`), apart from the service's internal keys, so
  * no client can read or overwrite those.
  */
-export const PUBLIC_NAMESPACE = 'cache:'
+const PUBLIC_NAMESPACE = 'cache:'
 
 // Value and seconds left in one command: one round trip, and the two cannot
 // disagree (the key cannot expire between them).
@@ -60,10 +55,10 @@ export default fp(
         if (entry === null) return null
         const [stored, ttl] = entry
         // A key without an expiry (-1) cannot come from this API; report 0 seconds left then.
-        return { value: JSON.parse(stored), ttl: Math.max(ttl, 0) }
+        return { key, value: JSON.parse(stored), ttl: Math.max(ttl, 0) }
       },
     }
     fastify.decorate('cacheStore', store)
   },
-  { name: 'cache-store', dependencies: ['cache'], fastify: '5.x' },
+  { name: 'cache-store', dependencies: ['redis'], fastify: '5.x' },
 )

@@ -1,7 +1,7 @@
 import { STATUS_CODES } from 'node:http'
 import { Type } from '@sinclair/typebox'
 
-/** Every error body, as Fastify formats it: `{ statusCode, error, message }`. */
+/** Every error body, as Fastify formats it: `{ statusCode, code?, error, message }` (no `code` on a 500). */
 export const ErrorResponse = Type.Object(
   {
     statusCode: Type.Integer({ description: 'The HTTP status code', examples: [400] }),
@@ -16,17 +16,38 @@ export const ErrorResponse = Type.Object(
 
 const ErrorRef = Type.Ref(ErrorResponse)
 
+type ErrorStatus = 400 | 404 | 409 | 413 | 414 | 415 | 429 | 500 | 503
+
+interface ErrorDoc {
+  description: string
+  /** The example body's code, message and (when it is not the status text) error. */
+  example: [code: string | undefined, message: string, error?: string]
+}
+
 // What each error status means, with an example body for the documentation.
-const ERRORS = {
+const ERRORS: Record<ErrorStatus, ErrorDoc> = {
   400: {
     description: 'The request is invalid: the message says which part and why',
     example: ['FST_ERR_VALIDATION', "body must have required property 'key'"],
   },
   404: { description: 'Not found', example: ['CACHE_KEY_NOT_FOUND', "Key 'user:1' not found"] },
-  409: { description: 'Conflicts with existing data', example: [undefined, 'Conflicts with existing data'] },
+  409: {
+    description: 'Conflicts with existing data',
+    example: ['USERNAME_TAKEN', "username 'jsilva' is already taken"],
+  },
   413: {
     description: 'The body is larger than the limit (BODY_LIMIT)',
     example: ['FST_ERR_CTP_BODY_TOO_LARGE', 'Request body is too large'],
+  },
+  414: {
+    description:
+      'A path parameter is longer than the router accepts; Fastify answers before any route runs, ' +
+      'with `error: "Bad Request"`',
+    example: ['FST_ERR_MAX_PARAM_LENGTH', "'/cache/aaaa…' is exceeding the max param length", 'Bad Request'],
+  },
+  415: {
+    description: 'The body is in a media type the server does not read: send `content-type: application/json`',
+    example: ['FST_ERR_CTP_INVALID_MEDIA_TYPE', 'Unsupported Media Type'],
   },
   429: {
     description:
@@ -41,9 +62,7 @@ const ERRORS = {
     description: 'A backing service (Postgres or Redis) is unavailable',
     example: ['CACHE_UNAVAILABLE', 'Cache unavailable, try again later'],
   },
-} as const
-
-type ErrorStatus = keyof typeof ERRORS
+}
 
 const RETRY_AFTER = {
   'retry-after': { type: 'integer', description: 'Seconds until the client may send requests again' },
@@ -57,8 +76,8 @@ export function errorResponses<S extends ErrorStatus>(...statuses: S[]) {
   return Object.fromEntries(
     statuses.map((status) => {
       const { description, example } = ERRORS[status]
-      const [code, message] = example
-      const body = { statusCode: status, code, error: STATUS_CODES[status], message }
+      const [code, message, error = STATUS_CODES[status]] = example
+      const body = { statusCode: status, code, error, message }
       const response = {
         description,
         ...(status === 429 ? { headers: RETRY_AFTER } : {}),

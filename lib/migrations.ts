@@ -3,7 +3,7 @@ import { runner } from 'node-pg-migrate'
 import type { ClientConfig } from 'pg'
 import { packageRoot } from './package-info.ts'
 
-export const MIGRATIONS_DIR = join(packageRoot, 'sql')
+const MIGRATIONS_DIR = join(packageRoot, 'sql')
 export const MIGRATIONS_TABLE = 'pgmigrations'
 
 export interface MigrationLogger {

@@ -1,6 +1,5 @@
 import { randomUUID } from 'node:crypto'
 import type { IncomingMessage } from 'node:http'
-import fp from 'fastify-plugin'
 
 export const REQUEST_ID_HEADER = 'x-request-id'
 
@@ -18,14 +17,3 @@ export function requestId(req: IncomingMessage): string {
   const incoming = req.headers[REQUEST_ID_HEADER]
   return typeof incoming === 'string' && ACCEPTED_REQUEST_ID.test(incoming) ? incoming : randomUUID()
 }
-
-/** Returns the request id in every response, errors and 404s included. */
-export default fp(
-  async function requestIdPlugin(fastify) {
-    fastify.addHook('onRequest', (request, reply, done) => {
-      reply.header(REQUEST_ID_HEADER, request.id)
-      done()
-    })
-  },
-  { name: 'request-id', fastify: '5.x' },
-)

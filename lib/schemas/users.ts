@@ -1,0 +1,146 @@
+import { type Static, Type } from '@sinclair/typebox'
+
+export const DEFAULT_LIMIT = 100
+const MAX_LIMIT = 100
+/** Ids are a Postgres `serial` (int4): none is larger, and no table has more rows. */
+const MAX_ID = 2_147_483_647
+
+/** Usernames: 3 to 50 characters, letters, marks, digits, `.`, `_`, `-`, starting with a letter or digit. */
+const USERNAME_PATTERN = '^[\\p{L}\\p{Nd}][\\p{L}\\p{M}\\p{Nd}._-]*$'
+// Free text: no control characters or lone surrogates, no space at either end.
+const TEXT_PATTERN = '^[^\\s\\p{Cc}\\p{Cs}](?:[^\\p{Cc}\\p{Cs}]*[^\\s\\p{Cc}\\p{Cs}])?$'
+
+const Username = Type.String({
+  minLength: 3,
+  maxLength: 50,
+  pattern: USERNAME_PATTERN,
+  description:
+    '3 to 50 characters: Unicode letters (with combining marks), decimal digits, `.`, `_` and `-`, ' +
+    'starting with a letter or digit, in Unicode NFC. Unique ignoring letter case.',
+  examples: ['jsilva'],
+})
+
+const Email = Type.String({
+  format: 'email',
+  maxLength: 100,
+  description: 'An email address, at most 100 characters. Unique ignoring letter case.',
+  examples: ['joao.silva@empresa.com'],
+})
+
+// `type: [string, null]` rather than anyOf: Fastify coerces types, and with
+// anyOf it would turn a null into "" (or "" into null) on the way in.
+const NullableText = (maxLength: number, example: string) =>
+  Type.Unsafe<string | null>({
+    type: ['string', 'null'],
+    minLength: 1,
+    maxLength,
+    pattern: TEXT_PATTERN,
+    description: `Up to ${maxLength} characters, no control characters, no space at either end; null clears it`,
+    examples: [example],
+  })
+
+const FullName = NullableText(100, 'João Silva')
+const Department = NullableText(50, 'Desenvolvimento')
+
+export const User = Type.Object(
+  {
+    id: Type.Integer({ examples: [1] }),
+    username: Type.String({ examples: ['jsilva'] }),
+    email: Type.String({ examples: ['joao.silva@empresa.com'] }),
+    full_name: Type.Union([Type.String(), Type.Null()], { examples: ['João Silva'] }),
+    department: Type.Union([Type.String(), Type.Null()], { examples: ['Desenvolvimento'] }),
+    created_at: Type.Union([Type.String(), Type.Null()], {
+      description: 'ISO 8601 timestamp without a zone (the column is `timestamp`)',
+      examples: ['2026-11-29T15:30:59.123456'],
+    }),
+  },
+  { $id: 'User', title: 'User' },
+)
+export type User = Static<typeof User>
+
+export const UserPage = Type.Object(
+  {
+    total: Type.Integer({ description: 'How many users match the filter (all pages)', examples: [10] }),
+    limit: Type.Integer({ description: 'The page size asked for', examples: [DEFAULT_LIMIT] }),
+    offset: Type.Integer({ description: 'How many matching users were skipped', examples: [0] }),
+    users: Type.Array(Type.Ref(User), { description: 'This page, ordered by id' }),
+  },
+  { $id: 'UserPage', title: 'UserPage' },
+)
+export type UserPage = Static<typeof UserPage>
+
+export const ListQuery = Type.Object({
+  limit: Type.Optional(
+    Type.Integer({ minimum: 1, maximum: MAX_LIMIT, default: DEFAULT_LIMIT, description: 'Page size, 1 to 100' }),
+  ),
+  offset: Type.Optional(
+    Type.Integer({ minimum: 0, maximum: MAX_ID, default: 0, description: 'How many matching users to skip' }),
+  ),
+  department: Type.Optional(
+    Type.String({
+      minLength: 1,
+      maxLength: 50,
+      pattern: TEXT_PATTERN,
+      description: 'Only users of this department (exact, case-sensitive match)',
+      examples: ['Design'],
+    }),
+  ),
+})
+export type ListQuery = Static<typeof ListQuery>
+
+export const UserId = Type.Object({ id: Type.Integer({ minimum: 1, maximum: MAX_ID, description: 'The user id' }) })
+export type UserId = Static<typeof UserId>
+
+export const NewUser = Type.Object(
+  {
+    username: Username,
+    email: Email,
+    full_name: Type.Optional(FullName),
+    department: Type.Optional(Department),
+  },
+  {
+    $id: 'NewUser',
+    title: 'NewUser',
+    additionalProperties: false,
+    examples: [{ username: 'nsouza', email: 'nina.souza@empresa.com', full_name: 'Nina Souza', department: 'QA' }],
+  },
+)
+export type NewUser = Static<typeof NewUser>
+
+export const UserChanges = Type.Object(
+  {
+    username: Type.Optional(Username),
+    email: Type.Optional(Email),
+    full_name: Type.Optional(FullName),
+    department: Type.Optional(Department),
+  },
+  {
+    $id: 'UserChanges',
+    title: 'UserChanges',
+    description: 'The fields to change (at least one); the others keep their value',
+    additionalProperties: false,
+    minProperties: 1,
+    examples: [{ department: 'DevOps' }],
+  },
+)
+export type UserChanges = Static<typeof UserChanges>
+
+/** Where a read was served from: the cache, Postgres then cached, or Postgres alone (cache unusable). */
+export const CacheOutcome = Type.Union([Type.Literal('hit'), Type.Literal('miss'), Type.Literal('bypass')])
+export type CacheOutcome = Static<typeof CacheOutcome>
+
+/** Headers of GET /users/:id. */
+export const UserReadHeaders = {
+  'x-cache': {
+    type: 'string',
+    enum: CacheOutcome.anyOf.map((outcome) => outcome.const),
+    description:
+      '`hit`: served from the Redis cache; `miss`: read from Postgres, then cached; ' +
+      '`bypass`: read from Postgres only (Redis unavailable, or an invalidation of this user still pending)',
+  },
+}
+
+/** Headers of POST /users. */
+export const UserCreatedHeaders = {
+  location: { type: 'string', description: 'The new user’s URL, `/users/{id}`', examples: ['/users/11'] },
+}
