@@ -20,31 +20,33 @@ import healthRoutes from '../routes/health.ts'
 import rootRoutes from '../routes/root.ts'
 import userRoutes from '../routes/users.ts'
 
-export interface AppOptions {
+interface AppOptions {
   config: Config
 }
 
 /**
- * The whole application as one plugin, in build order: documentation first (it
- * must see every route), then the resources, then what uses them (metrics and
- * the rate limiter hook into every route registered after them), then routes.
+ * The whole application as one plugin, in build order. First the plugins that
+ * wrap third-party libraries: documentation first (it must see every route),
+ * the Postgres pool and the Redis client, then metrics and the rate limiter
+ * (they hook into every route registered after them). Then the app's own
+ * plugins, which use those; then the error handler and the routes.
  */
 export default async function app(fastify: FastifyInstance, { config }: AppOptions) {
   await fastify.register(swaggerPlugin)
   await fastify.register(securityPlugin, { config })
+  await fastify.register(postgresPlugin, { config })
+  await fastify.register(redisPlugin, { config })
+  await fastify.register(metricsPlugin, { config })
+  await fastify.register(rateLimitPlugin, { config })
+
   await fastify.register(jsonDepthPlugin)
   await fastify.register(drainPlugin)
   await fastify.register(requestIdPlugin)
-
-  await fastify.register(postgresPlugin, { config })
   await fastify.register(migrationsPlugin, { config })
-  await fastify.register(redisPlugin, { config })
   await fastify.register(cacheStorePlugin)
   await fastify.register(userCachePlugin, { ttlSeconds: config.USERS_CACHE_TTL_SECONDS })
   await fastify.register(usersPlugin)
   await fastify.register(healthPlugin)
-  await fastify.register(metricsPlugin, { config })
-  await fastify.register(rateLimitPlugin, { config })
 
   fastify.setErrorHandler((error: FastifyError, request, reply) => {
     const statusCode = error.statusCode !== undefined && error.statusCode >= 400 ? error.statusCode : 500

@@ -5,10 +5,17 @@ const MAX_LIMIT = 100
 /** Ids are a Postgres `serial` (int4): none is larger, and no table has more rows. */
 const MAX_ID = 2_147_483_647
 
-/** Usernames: 3 to 50 characters, letters, marks, digits, `.`, `_`, `-`, starting with a letter or digit. */
-const USERNAME_PATTERN = '^[\\p{L}\\p{Nd}][\\p{L}\\p{M}\\p{Nd}._-]*$'
-// Free text: no control characters or lone surrogates, no space at either end.
-const TEXT_PATTERN = '^[^\\s\\p{Cc}\\p{Cs}](?:[^\\p{Cc}\\p{Cs}]*[^\\s\\p{Cc}\\p{Cs}])?$'
+/**
+ * Usernames: 3 to 50 characters, letters, marks, digits, `.`, `_`, `-`, starting with a letter or digit.
+ * A-Z, a-z and 0-9 are in \p{L} and \p{Nd} already; listed too, they let OpenAPI linters that read
+ * patterns without the `u` flag (where \p{...} means nothing) check the examples.
+ */
+const USERNAME_PATTERN = '^[A-Za-z0-9\\p{L}\\p{Nd}][A-Za-z0-9\\p{L}\\p{M}\\p{Nd}._-]*$'
+// Free text: no control characters (\p{Cc}: U+0000-U+001F, U+007F-U+009F) or lone
+// surrogates (\p{Cs}), no space at either end. Spelt as ranges, which linters
+// reading the pattern without the `u` flag understand too.
+const NOT_TEXT = '\\u0000-\\u001f\\u007f-\\u009f\\ud800-\\udfff'
+const TEXT_PATTERN = `^[^\\s${NOT_TEXT}](?:[^${NOT_TEXT}]*[^\\s${NOT_TEXT}])?$`
 
 const Username = Type.String({
   minLength: 3,
