@@ -2,11 +2,7 @@ import fastifySwagger from '@fastify/swagger'
 import fastifySwaggerUi from '@fastify/swagger-ui'
 import fp from 'fastify-plugin'
 import { packageLicense, packageVersion } from '../../lib/package-info.ts'
-import { CacheEntry, CacheWrite, CacheWritten } from '../../lib/schemas/cache.ts'
-import { ErrorResponse } from '../../lib/schemas/error.ts'
-import { HealthReport, Liveness } from '../../lib/schemas/health.ts'
-import { ServiceInfo } from '../../lib/schemas/info.ts'
-import { NewUser, User, UserChanges, UserPage } from '../../lib/schemas/users.ts'
+import { RESOURCES } from '../../lib/schemas/resources.ts'
 
 const DESCRIPTION = [
   'A Fastify web service with PostgreSQL (users) and Redis (a key-value cache), orchestrated by Docker Compose.',
@@ -22,22 +18,6 @@ const DESCRIPTION = [
   '  `/metrics` are not limited.',
   '- **Metrics** for Prometheus at `/metrics` (text format, not part of this API document).',
 ].join('\n')
-
-// The resources, shared by validation, serialization and the document: routes
-// refer to them with Type.Ref, and each becomes a component named by its $id.
-const RESOURCES = [
-  ErrorResponse,
-  ServiceInfo,
-  User,
-  NewUser,
-  UserChanges,
-  UserPage,
-  CacheWrite,
-  CacheWritten,
-  CacheEntry,
-  HealthReport,
-  Liveness,
-]
 
 // No public address for the project yet: the contact is the documentation
 // this service serves, at its default address.

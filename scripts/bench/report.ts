@@ -3,7 +3,7 @@
 // and keeps the others.
 import { readFileSync, writeFileSync } from 'node:fs'
 
-export const PARTS = ['# Benchmarks', '## Feature costs', '## Memory'] as const
+const PARTS = ['# Benchmarks', '## Feature costs', '## Memory'] as const
 export type Part = (typeof PARTS)[number]
 
 /** A Markdown table with aligned columns (as the formatter writes it): text left, numbers right. */

@@ -10,11 +10,7 @@
 // Usage: node scripts/bench/same-work.ts <port>
 import Fastify from 'fastify'
 import { loadConfig } from '../../lib/config.ts'
-import { CacheEntry, CacheWrite, CacheWritten } from '../../lib/schemas/cache.ts'
-import { ErrorResponse } from '../../lib/schemas/error.ts'
-import { HealthReport, Liveness } from '../../lib/schemas/health.ts'
-import { ServiceInfo } from '../../lib/schemas/info.ts'
-import { NewUser, User, UserChanges, UserPage } from '../../lib/schemas/users.ts'
+import { RESOURCES } from '../../lib/schemas/resources.ts'
 import cacheStorePlugin from '../../plugins/app/cache-store.ts'
 import healthPlugin from '../../plugins/app/health.ts'
 import migrationsPlugin from '../../plugins/app/migrations.ts'
@@ -31,20 +27,7 @@ const [port] = process.argv.slice(2)
 // The app has applied the migrations already.
 const config = loadConfig({ ...process.env, MIGRATE_ON_START: 'false' })
 const app = Fastify()
-for (const schema of [
-  ErrorResponse,
-  ServiceInfo,
-  User,
-  NewUser,
-  UserChanges,
-  UserPage,
-  CacheWrite,
-  CacheWritten,
-  CacheEntry,
-  HealthReport,
-  Liveness,
-])
-  app.addSchema(schema)
+for (const schema of RESOURCES) app.addSchema(schema)
 await app.register(postgresPlugin, { config })
 await app.register(migrationsPlugin, { config })
 await app.register(redisPlugin, { config })
