@@ -40,7 +40,10 @@ export default async function app(fastify: FastifyInstance, { config }: AppOptio
   await fastify.register(rateLimitPlugin, { config })
 
   await fastify.register(jsonDepthPlugin)
-  await fastify.register(drainPlugin)
+  // While closing, an idle connection gets a moment to deliver a request already
+  // on its way (within the shutdown budget: at most a quarter of it).
+  const drainWaitMs = Math.min(1000, config.SHUTDOWN_TIMEOUT_MS / 4)
+  await fastify.register(drainPlugin, { quietMs: Math.min(200, drainWaitMs), maxWaitMs: drainWaitMs })
   await fastify.register(requestIdPlugin)
   await fastify.register(migrationsPlugin, { config })
   await fastify.register(cacheStorePlugin)

@@ -85,6 +85,10 @@ function serverOptions(
     requestTimeout: config.HTTP_REQUEST_TIMEOUT_MS,
     keepAliveTimeout: config.HTTP_KEEP_ALIVE_TIMEOUT_MS,
     handlerTimeout: config.HTTP_HANDLER_TIMEOUT_MS,
+    // While closing, a request that still arrives on an open connection is
+    // served (with `Connection: close`), not refused with a 503: the pool and
+    // the Redis client close only after the last connection (plugins/app/drain.ts).
+    return503OnClosing: false,
   }
 }
 
