@@ -9,6 +9,7 @@ import migrationsPlugin from '../plugins/app/migrations.ts'
 import requestIdPlugin from '../plugins/app/request-id.ts'
 import userCachePlugin from '../plugins/app/user-cache.ts'
 import usersPlugin from '../plugins/app/users.ts'
+import apiKeysPlugin from '../plugins/external/api-keys.ts'
 import metricsPlugin from '../plugins/external/metrics.ts'
 import postgresPlugin from '../plugins/external/postgres.ts'
 import rateLimitPlugin from '../plugins/external/rate-limit.ts'
@@ -27,9 +28,10 @@ interface AppOptions {
 /**
  * The whole application as one plugin, in build order. First the plugins that
  * wrap third-party libraries: documentation first (it must see every route),
- * the Postgres pool and the Redis client, then metrics and the rate limiter
- * (they hook into every route registered after them). Then the app's own
- * plugins, which use those; then the error handler and the routes.
+ * the Postgres pool and the Redis client, then metrics, the rate limiter and
+ * the API keys (they hook into every route registered after them; the key
+ * check after the rate limit, so a 401 counts). Then the app's own plugins,
+ * which use those; then the error handler and the routes.
  */
 export default async function app(fastify: FastifyInstance, { config }: AppOptions) {
   await fastify.register(swaggerPlugin)
@@ -38,6 +40,7 @@ export default async function app(fastify: FastifyInstance, { config }: AppOptio
   await fastify.register(redisPlugin, { config })
   await fastify.register(metricsPlugin, { config })
   await fastify.register(rateLimitPlugin, { config })
+  await fastify.register(apiKeysPlugin, { config })
 
   await fastify.register(jsonDepthPlugin)
   // While closing, an idle connection gets a moment to deliver a request already
