@@ -16,6 +16,7 @@ import rateLimitPlugin from '../plugins/external/rate-limit.ts'
 import redisPlugin from '../plugins/external/redis.ts'
 import securityPlugin from '../plugins/external/security.ts'
 import swaggerPlugin from '../plugins/external/swagger.ts'
+import underPressurePlugin from '../plugins/external/under-pressure.ts'
 import cacheRoutes from '../routes/cache.ts'
 import healthRoutes from '../routes/health.ts'
 import rootRoutes from '../routes/root.ts'
@@ -28,14 +29,16 @@ interface AppOptions {
 /**
  * The whole application as one plugin, in build order. First the plugins that
  * wrap third-party libraries: documentation first (it must see every route),
- * the Postgres pool and the Redis client, then metrics, the rate limiter and
- * the API keys (they hook into every route registered after them; the key
- * check after the rate limit, so a 401 counts). Then the app's own plugins,
- * which use those; then the error handler and the routes.
+ * security headers, load shedding (before any other work on a request), the
+ * Postgres pool and the Redis client, then metrics, the rate limiter and the
+ * API keys (they hook into every route registered after them; the key check
+ * after the rate limit, so a 401 counts). Then the app's own plugins, which
+ * use those; then the error handler and the routes.
  */
 export default async function app(fastify: FastifyInstance, { config }: AppOptions) {
   await fastify.register(swaggerPlugin)
   await fastify.register(securityPlugin, { config })
+  await fastify.register(underPressurePlugin, { config })
   await fastify.register(postgresPlugin, { config })
   await fastify.register(redisPlugin, { config })
   await fastify.register(metricsPlugin, { config })

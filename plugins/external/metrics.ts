@@ -25,7 +25,7 @@ export default fp(
       method: 'GET',
       exposeHeadRoute: false,
       schema: { hide: true },
-      config: { rateLimit: false, requestLog: false },
+      config: { rateLimit: false, requestLog: false, shedLoad: false },
     } as RouteOptions
 
     // A CommonJS module with an `exports.default`: Node.js hands ESM the whole exports object.
