@@ -5,6 +5,7 @@ import cacheStorePlugin from '../plugins/app/cache-store.ts'
 import drainPlugin from '../plugins/app/drain.ts'
 import healthPlugin from '../plugins/app/health.ts'
 import jsonDepthPlugin from '../plugins/app/json-depth.ts'
+import metricsPortPlugin from '../plugins/app/metrics-port.ts'
 import migrationsPlugin from '../plugins/app/migrations.ts'
 import requestIdPlugin from '../plugins/app/request-id.ts'
 import userCachePlugin from '../plugins/app/user-cache.ts'
@@ -56,6 +57,7 @@ export default async function app(fastify: FastifyInstance, { config }: AppOptio
   await fastify.register(userCachePlugin, { ttlSeconds: config.USERS_CACHE_TTL_SECONDS })
   await fastify.register(usersPlugin)
   await fastify.register(healthPlugin)
+  await fastify.register(metricsPortPlugin, { config })
 
   fastify.setErrorHandler((error: FastifyError, request, reply) => {
     const statusCode = error.statusCode !== undefined && error.statusCode >= 400 ? error.statusCode : 500
