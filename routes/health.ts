@@ -60,7 +60,7 @@ const healthRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     '/health/live',
     {
       // The container healthcheck calls it every few seconds: keep it out of the log.
-      config: { ...NOT_RATE_LIMITED, requestLog: false },
+      config: { ...NOT_RATE_LIMITED, requestLog: false, synchronous: true },
       schema: {
         operationId: 'getLiveness',
         tags: ['health'],
