@@ -1,5 +1,6 @@
 import fp from 'fastify-plugin'
 import { EmailTakenError, UsernameNotNormalizedError, UsernameTakenError } from '../../lib/errors.ts'
+import { oncePerTurn } from '../../lib/once-per-turn.ts'
 import {
   DEFAULT_LIMIT,
   type ListQuery,
@@ -92,14 +93,15 @@ export default fp(
       return rows[0] ?? null
     }
 
+    // Lists asked for in the same turn of the event loop with the same query share one statement.
+    const page = oncePerTurn(async (query) => {
+      const { rows } = await db.query<{ page: string }>({ name: 'users-list', text: LIST, values: JSON.parse(query) })
+      return rows[0].page
+    })
+
     const users: UserRepository = {
-      async list({ limit = DEFAULT_LIMIT, offset = 0, department }) {
-        const { rows } = await db.query<{ page: string }>({
-          name: 'users-list',
-          text: LIST,
-          values: [department ?? null, limit, offset],
-        })
-        return rows[0].page
+      list({ limit = DEFAULT_LIMIT, offset = 0, department }) {
+        return page(JSON.stringify([department ?? null, limit, offset]))
       },
 
       get(id) {
