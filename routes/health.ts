@@ -61,7 +61,7 @@ const healthRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     '/health/live',
     {
       // The container healthcheck calls it every few seconds: keep it out of the log.
-      config: { ...PROBE, requestLog: false },
+      config: { ...PROBE, requestLog: false, synchronous: true },
       schema: {
         operationId: 'getLiveness',
         tags: ['health'],

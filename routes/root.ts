@@ -27,6 +27,7 @@ const rootRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
   fastify.get(
     '/',
     {
+      config: { synchronous: true },
       schema: {
         operationId: 'getInfo',
         tags: ['info'],

@@ -15,6 +15,7 @@ import { mkdtempSync, readdirSync, readFileSync } from 'node:fs'
 import { availableParallelism, cpus, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { hrtime } from 'node:process'
+import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import autocannon from 'autocannon'
 import { freePort } from '../test/ports.ts'
@@ -36,6 +37,11 @@ const { values: options } = parseArgs({
     output: { type: 'string', default: 'BENCHMARKS.md' },
   },
 })
+// The ceilings run from beside this script; the app is the one in the current
+// folder (so that another checkout, an older version say, can be measured with
+// this bench: `cd ../old && node ../desafio3/scripts/bench.ts`).
+const SAME_WORK = fileURLToPath(new URL('bench/same-work.ts', import.meta.url))
+const CONSTANT_BODY = fileURLToPath(new URL('bench/constant-body.ts', import.meta.url))
 // The app runs as `npm start` runs it (node's flags included), minus npm.
 const START_ARGS: string[] = JSON.parse(readFileSync('package.json', 'utf8')).scripts.start.split(' ').slice(1)
 const DURATION_S = Number(options.duration)
@@ -105,7 +111,7 @@ async function startApp(backends: Services, overrides: NodeJS.ProcessEnv = {}, n
 
 async function startSameWork(backends: Services): Promise<Server> {
   const port = await freePort()
-  const started = await startProcess(['scripts/bench/same-work.ts', String(port)], appEnvironment(backends, port), port)
+  const started = await startProcess([SAME_WORK, String(port)], appEnvironment(backends, port), port)
   return { ...started, url: (endpoint) => `http://127.0.0.1:${port}${endpoint.path}` }
 }
 
@@ -115,7 +121,7 @@ async function startConstantBody(sizes: Map<string, number>): Promise<Server> {
   const port = await freePort()
   const routes = [...sizes].map(([name, bytes]) => `${slug(name)}=${Math.round(bytes)}`)
   const started = await startProcess(
-    ['scripts/bench/constant-body.ts', String(port), ...routes],
+    [CONSTANT_BODY, String(port), ...routes],
     { PATH: process.env.PATH, NODE_ENV: 'production' },
     port,
     `/ceiling/${routes[0].split('=')[0]}`,

@@ -1,4 +1,4 @@
-// compose.yaml, .env.example, the Dockerfile and the README agree with each
+// compose.yaml, .env.example, the Dockerfile and docs/configuration.md agree with each
 // other and with the app. (`npm run test:compose` runs the stack itself.)
 import { readFileSync } from 'node:fs'
 import t from 'tap'
@@ -9,7 +9,7 @@ const compose = read('compose.yaml')
 const composeWithoutComments = compose.replace(/^\s*#.*$/gm, '')
 const envExample = read('.env.example')
 const dockerfile = read('Dockerfile')
-const readme = read('README.md')
+const configurationDoc = read('docs/configuration.md')
 
 /** `${NAME}`, `${NAME:-default}`, `${NAME:?message}` in compose.yaml: name → default (undefined: none). */
 const composeVariables = new Map<string, string | undefined>(
@@ -61,8 +61,8 @@ t.test(".env.example's values are compose.yaml's defaults, and only the database
   }
 })
 
-t.test('the README documents every compose variable', async (t) => {
-  for (const name of composeVariables.keys()) t.match(readme, `| \`${name}\``, name)
+t.test('docs/configuration.md documents every compose variable', async (t) => {
+  for (const name of composeVariables.keys()) t.match(configurationDoc, `| \`${name}\``, name)
 })
 
 t.test("web's environment names only variables the app reads", async (t) => {

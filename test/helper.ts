@@ -151,6 +151,8 @@ export interface TcpProxy {
   cut(): void
   /** Lets connections through again. */
   restore(): void
+  /** Keeps every connection open but forwards nothing more: the target hangs, as a paused server does. */
+  stall(): void
 }
 
 /**
@@ -160,6 +162,7 @@ export interface TcpProxy {
 export async function tcpProxy(t: Test, target: string): Promise<TcpProxy> {
   const { hostname, port } = new URL(`tcp://${target}`)
   const sockets = new Set<Socket>()
+  const pairs = new Set<[Socket, Socket]>()
   let open = true
   const track = (socket: Socket) => {
     sockets.add(socket)
@@ -171,7 +174,12 @@ export async function tcpProxy(t: Test, target: string): Promise<TcpProxy> {
     const upstream = connect(Number(port), hostname)
     track(client)
     track(upstream)
-    client.on('close', () => upstream.destroy())
+    const pair: [Socket, Socket] = [client, upstream]
+    pairs.add(pair)
+    client.on('close', () => {
+      pairs.delete(pair)
+      upstream.destroy()
+    })
     upstream.on('close', () => client.destroy())
     client.pipe(upstream).pipe(client)
   })
@@ -188,6 +196,14 @@ export async function tcpProxy(t: Test, target: string): Promise<TcpProxy> {
     },
     restore() {
       open = true
+    },
+    stall() {
+      for (const [client, upstream] of pairs) {
+        client.unpipe(upstream)
+        upstream.unpipe(client)
+        client.pause()
+        upstream.pause()
+      }
     },
   }
 }

@@ -1,6 +1,6 @@
 import { connect, type Socket } from 'node:net'
 import t, { type Test } from 'tap'
-import { build } from './helper.ts'
+import { build, services, tcpProxy } from './helper.ts'
 
 // Slow and idle clients cannot hold the server's sockets.
 
@@ -68,4 +68,31 @@ t.test('a connection that sends nothing at all is closed after the headers timeo
   const port = await listening(t, { HTTP_HEADERS_TIMEOUT_MS: '1000', HTTP_REQUEST_TIMEOUT_MS: '3000' })
   const { closedAfterMs } = await rawClient(port, () => {})
   t.ok(closedAfterMs < 4000, `closed after ${closedAfterMs} ms`)
+})
+
+t.test('a handler that waits longer than HTTP_HANDLER_TIMEOUT_MS is answered 503', async (t) => {
+  const { databaseUrl } = await services()
+  const proxy = await tcpProxy(t, new URL(databaseUrl).host)
+  const throughProxy = new URL(databaseUrl)
+  throughProxy.host = proxy.address
+  const app = await build(t, {
+    DATABASE_URL: throughProxy.toString(),
+    DB_STATEMENT_TIMEOUT_MS: '10000',
+    HTTP_HANDLER_TIMEOUT_MS: '300',
+  })
+  t.equal((await app.inject({ method: 'GET', url: '/users' })).statusCode, 200, 'the pool has its connection')
+
+  proxy.stall()
+  const started = Date.now()
+  const res = await app.inject({ method: 'GET', url: '/users' })
+  const tookMs = Date.now() - started
+  t.equal(res.statusCode, 503)
+  t.match(res.json(), { statusCode: 503, code: 'FST_ERR_HANDLER_TIMEOUT', error: 'Service Unavailable' })
+  t.ok(tookMs >= 300 && tookMs < 2000, `answered after the handler timeout, not the statement timeout (${tookMs} ms)`)
+
+  t.equal(
+    (await app.inject({ method: 'GET', url: '/' })).statusCode,
+    200,
+    'a route that waits on nothing still answers',
+  )
 })

@@ -136,6 +136,12 @@ export type UserChanges = Static<typeof UserChanges>
 export const CacheOutcome = Type.Union([Type.Literal('hit'), Type.Literal('miss'), Type.Literal('bypass')])
 export type CacheOutcome = Static<typeof CacheOutcome>
 
+/** A user as read through the cache: its JSON text (sent as it is, never parsed again) and where it came from. */
+export interface UserRead {
+  json: string
+  cache: CacheOutcome
+}
+
 /** Headers of GET /users/:id. */
 export const UserReadHeaders = {
   'x-cache': {

@@ -16,7 +16,7 @@ export default fp(
   async function metricsPortPlugin(fastify, { config }: { config: Config }) {
     if (config.METRICS_PORT === 0) return
     const log = fastify.log.child({ plugin: 'metrics-port' })
-    const registry = fastify.metrics.client.register
+    const registry = fastify.metricsRegistry
 
     const server = createServer((request, response) => {
       if (request.method !== 'GET' || request.url?.split('?')[0] !== '/metrics') {

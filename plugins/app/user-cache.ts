@@ -1,14 +1,15 @@
 import { randomUUID } from 'node:crypto'
 import fp from 'fastify-plugin'
 import type { Result } from 'ioredis'
-import type { CacheOutcome, User } from '../../lib/schemas/users.ts'
+import type { CacheOutcome, User, UserRead } from '../../lib/schemas/users.ts'
 
 interface UserCache {
   /**
-   * Cache-aside read: the cached user, else `load()` from Postgres, cached when it
-   * found one (a missing user is never cached). Redis failures never fail it.
+   * Cache-aside read of one user: the cached user, else `load()` from Postgres,
+   * cached when it found one (a missing user is never cached, and reads as null).
+   * Redis failures never fail it.
    */
-  read(id: number, load: () => Promise<User | null>): Promise<{ user: User | null; cache: CacheOutcome }>
+  read(id: number, load: () => Promise<User | null>): Promise<UserRead | null>
   /** To call once a write to the user has committed. Never throws: a failure is retried. */
   invalidate(id: number): Promise<void>
 }
@@ -94,8 +95,12 @@ export default fp(
       log.info('pending user cache invalidations done')
     }
 
-    async function read(id: number, load: () => Promise<User | null>) {
-      if (pending.has(id) && !(await tryInvalidate(id))) return { user: await load(), cache: 'bypass' as const }
+    async function read(id: number, load: () => Promise<User | null>): Promise<UserRead | null> {
+      const loaded = async (cache: CacheOutcome) => {
+        const user = await load()
+        return user && { json: JSON.stringify(user), cache }
+      }
+      if (pending.has(id) && !(await tryInvalidate(id))) return loaded('bypass')
 
       let cached: string | null
       let seenVersion: string | null
@@ -103,17 +108,17 @@ export default fp(
         ;[cached, seenVersion] = await redis.mget(entryKey(id), versionKey(id))
       } catch (err) {
         log.debug({ err, id }, 'user cache unavailable, reading Postgres')
-        return { user: await load(), cache: 'bypass' as const }
+        return loaded('bypass')
       }
-      if (cached !== null) return { user: JSON.parse(cached) as User, cache: 'hit' as const }
+      if (cached !== null) return { json: cached, cache: 'hit' }
 
-      const user = await load()
-      if (user) {
+      const read = await loaded('miss')
+      if (read) {
         await redis
-          .fillUserIfUnchanged(entryKey(id), versionKey(id), seenVersion ?? '', JSON.stringify(user), ttlSeconds)
+          .fillUserIfUnchanged(entryKey(id), versionKey(id), seenVersion ?? '', read.json, ttlSeconds)
           .catch((err) => log.debug({ err, id }, 'user cache fill failed'))
       }
-      return { user, cache: 'miss' as const }
+      return read
     }
 
     async function invalidate(id: number) {

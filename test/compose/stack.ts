@@ -128,18 +128,18 @@ function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms))
 }
 
-const README_TEXT = readFileSync(new URL('../../README.md', import.meta.url), 'utf8')
-
 /**
- * A command exactly as the README shows it; throws when the README does not
+ * A command exactly as a document shows it; throws when the document does not
  * contain it, so the test and the documentation cannot drift apart.
  */
-function fromReadme(command: string): string {
-  if (!README_TEXT.includes(command)) throw new Error(`README.md does not contain this command verbatim:\n${command}`)
+function fromDoc(document: 'README.md' | 'docs/operations.md', command: string): string {
+  const text = readFileSync(new URL(`../../${document}`, import.meta.url), 'utf8')
+  if (!text.includes(command)) throw new Error(`${document} does not contain this command verbatim:\n${command}`)
   return command
 }
+const fromReadme = (command: string) => fromDoc('README.md', command)
 
-// The README's commands, verbatim (fromReadme checks that it still has them).
+// The README's commands (its curl tour), and two of docs/operations.md's, verbatim.
 export const README = {
   info: fromReadme('curl http://127.0.0.1:5000/'),
   users: fromReadme('curl http://127.0.0.1:5000/users'),
@@ -169,6 +169,6 @@ export const README = {
   cacheGet: fromReadme('curl http://127.0.0.1:5000/cache/user:1'),
   health: fromReadme('curl http://127.0.0.1:5000/health'),
   ps: fromReadme('docker compose ps'),
-  psql: fromReadme('docker compose exec db psql -U postgres -d desafio3'),
-  networkInspect: fromReadme('docker network inspect desafio3-network'),
+  psql: fromDoc('docs/operations.md', 'docker compose exec db psql -U postgres -d desafio3'),
+  networkInspect: fromDoc('docs/operations.md', 'docker network inspect desafio3-network'),
 }
