@@ -10,7 +10,11 @@ t.test('the app starts with Redis unreachable, answers 503 for the cache, and he
   const port = await freePort()
   const started = Date.now()
   const app = await build(t, { REDIS_URL: `redis://127.0.0.1:${port}` })
-  t.ok(Date.now() - started < 5000, 'ready without Redis')
+  // The start waits REDIS_COMMAND_TIMEOUT_MS (3 s in the tests) for Redis, then goes on
+  // without it; the rest is the start itself, slower with four test files at once on
+  // two shared cores (3.2-3.8 s measured alone, over 5 s in full runs).
+  const startMs = Date.now() - started
+  t.ok(startMs < 8000, `ready without Redis (${startMs} ms), not waiting for it`)
 
   t.equal((await app.inject({ method: 'GET', url: '/users' })).statusCode, 200, 'routes without Redis still work')
   t.equal((await app.inject({ method: 'GET', url: '/cache/k' })).statusCode, 503)
