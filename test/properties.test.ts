@@ -218,13 +218,21 @@ const authorizationHeaders = fc.oneof(
 
 t.test('with API keys, any wrong Authorization header is the same 401, never a 5xx', async (t) => {
   const app = await build(t, { API_KEYS: KEYS.join(','), RATE_LIMIT_MAX: '0' })
+  // A user of this test's own (the test above writes without keys to any id).
+  const created = await app.inject({
+    method: 'POST',
+    url: '/users',
+    headers: { authorization: `Bearer ${KEYS[0]}` },
+    payload: { username: 'keyholder', email: 'keyholder@example.com', department: 'QA' },
+  })
+  t.equal(created.statusCode, 201, 'a user created with a key')
+  const user = created.json()
   const writes = [
     { method: 'POST', url: '/cache', payload: { key: 'property', value: 1 } },
     { method: 'POST', url: '/users', payload: { username: 'property', email: 'property@example.com' } },
-    { method: 'PATCH', url: '/users/1', payload: { department: 'Hacked' } },
-    { method: 'DELETE', url: '/users/2' },
+    { method: 'PATCH', url: `/users/${user.id}`, payload: { department: 'Hacked' } },
+    { method: 'DELETE', url: `/users/${user.id}` },
   ] as const
-  const userBefore = (await app.inject({ method: 'GET', url: '/users/1' })).json()
   let reference: { body: string; headers: string[] } | undefined
   let runs = 0
   await fc.assert(
@@ -256,8 +264,8 @@ t.test('with API keys, any wrong Authorization header is the same 401, never a 5
     message: 'A valid API key is required: send Authorization: Bearer <key>',
   })
   t.equal((await app.inject({ method: 'GET', url: '/cache/property' })).statusCode, 404, 'nothing was written')
-  t.same((await app.inject({ method: 'GET', url: '/users/1' })).json(), userBefore, 'user 1 unchanged')
-  t.equal((await app.inject({ method: 'GET', url: '/users/2' })).statusCode, 200, 'user 2 still there')
+  t.same((await app.inject({ method: 'GET', url: `/users/${user.id}` })).json(), user, 'the user is there, unchanged')
+  t.equal((await app.inject({ method: 'GET', url: '/users?department=Hacked' })).json().total, 0, 'nobody was changed')
   const right = await app.inject({ ...writes[0], headers: { authorization: `Bearer ${KEYS[1]}` } })
   t.equal(right.statusCode, 201, 'and the right key still works')
 })
