@@ -13,3 +13,11 @@ export const UsernameNotNormalizedError = createError(
   'username must be in Unicode normalization form C (NFC)',
   400,
 )
+// One answer for every rejected Authorization header (missing, malformed, wrong
+// scheme, unknown key), so a client learns nothing about which keys exist.
+export const UnauthorizedError = createError(
+  'UNAUTHORIZED',
+  'A valid API key is required: send Authorization: Bearer <key>',
+  401,
+)
+export const OverloadedError = createError('OVERLOADED', 'Server overloaded, retry in %s seconds', 503)

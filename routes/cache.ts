@@ -3,6 +3,7 @@ import { Type } from '@sinclair/typebox'
 import { CacheKeyNotFoundError } from '../lib/errors.ts'
 import { CacheEntry, CacheKey, CacheWrite, CacheWritten, DEFAULT_TTL_SECONDS } from '../lib/schemas/cache.ts'
 import { errorResponses } from '../lib/schemas/error.ts'
+import { API_KEY_REQUIRED } from '../lib/schemas/security.ts'
 
 const cacheRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
   fastify.post(
@@ -10,12 +11,13 @@ const cacheRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     {
       schema: {
         operationId: 'putCacheEntry',
+        security: API_KEY_REQUIRED,
         tags: ['cache'],
         summary: 'Store a JSON value under a key, with an expiry',
         description:
           'Stores `value` (any JSON) under `key` for `ttl` seconds (default 3600), replacing what the key held.',
         body: Type.Ref(CacheWrite),
-        response: { 201: Type.Ref(CacheWritten), ...errorResponses(400, 413, 415, 429, 500, 503) },
+        response: { 201: Type.Ref(CacheWritten), ...errorResponses(400, 401, 413, 415, 429, 500, 503) },
       },
     },
     async (request, reply) => {

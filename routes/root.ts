@@ -34,7 +34,7 @@ const rootRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
         description:
           "The service's name and version, the server time, the path of each endpoint and the services " +
           'behind it. Calls no dependency.',
-        response: { 200: Type.Ref(ServiceInfo), ...errorResponses(429, 500) },
+        response: { 200: Type.Ref(ServiceInfo), ...errorResponses(429, 500, 503) },
       },
     },
     async () => ({

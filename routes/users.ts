@@ -2,6 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
 import { UserNotFoundError } from '../lib/errors.ts'
 import { errorResponses } from '../lib/schemas/error.ts'
+import { API_KEY_REQUIRED } from '../lib/schemas/security.ts'
 import {
   ListQuery,
   NewUser,
@@ -68,6 +69,7 @@ const userRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     {
       schema: {
         operationId: 'createUser',
+        security: API_KEY_REQUIRED,
         tags: ['users'],
         summary: 'Create a user',
         description:
@@ -76,7 +78,7 @@ const userRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
         body: Type.Ref(NewUser),
         response: {
           201: { ...Type.Ref(User, { description: 'The created user' }), headers: UserCreatedHeaders },
-          ...errorResponses(400, 409, 413, 415, 429, 500, 503),
+          ...errorResponses(400, 401, 409, 413, 415, 429, 500, 503),
         },
       },
     },
@@ -91,6 +93,7 @@ const userRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     {
       schema: {
         operationId: 'updateUser',
+        security: API_KEY_REQUIRED,
         tags: ['users'],
         summary: 'Change some fields of a user',
         description:
@@ -100,7 +103,7 @@ const userRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
         body: Type.Ref(UserChanges),
         response: {
           200: Type.Ref(User, { description: 'The updated user' }),
-          ...errorResponses(400, 404, 409, 413, 414, 415, 429, 500, 503),
+          ...errorResponses(400, 401, 404, 409, 413, 414, 415, 429, 500, 503),
         },
       },
     },
@@ -117,13 +120,14 @@ const userRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     {
       schema: {
         operationId: 'deleteUser',
+        security: API_KEY_REQUIRED,
         tags: ['users'],
         summary: 'Delete a user',
         description: 'Deletes the user and drops its cached entry. Answers 204 without a body.',
         params: UserId,
         response: {
           204: Type.Null({ description: 'Deleted' }),
-          ...errorResponses(400, 404, 413, 414, 415, 429, 500, 503),
+          ...errorResponses(400, 401, 404, 413, 414, 415, 429, 500, 503),
         },
       },
     },

@@ -9,6 +9,7 @@ import migrationsPlugin from '../plugins/app/migrations.ts'
 import requestIdPlugin from '../plugins/app/request-id.ts'
 import userCachePlugin from '../plugins/app/user-cache.ts'
 import usersPlugin from '../plugins/app/users.ts'
+import apiKeysPlugin from '../plugins/external/api-keys.ts'
 import metricsPlugin from '../plugins/external/metrics.ts'
 import postgresPlugin from '../plugins/external/postgres.ts'
 import rateLimitPlugin from '../plugins/external/rate-limit.ts'
@@ -27,9 +28,10 @@ interface AppOptions {
 /**
  * The whole application as one plugin, in build order. First the plugins that
  * wrap third-party libraries: documentation first (it must see every route),
- * the Postgres pool and the Redis client, then metrics and the rate limiter
- * (they hook into every route registered after them). Then the app's own
- * plugins, which use those; then the error handler and the routes.
+ * the Postgres pool and the Redis client, then metrics, the rate limiter and
+ * the API keys (they hook into every route registered after them; the key
+ * check after the rate limit, so a 401 counts). Then the app's own plugins,
+ * which use those; then the error handler and the routes.
  */
 export default async function app(fastify: FastifyInstance, { config }: AppOptions) {
   await fastify.register(swaggerPlugin)
@@ -38,9 +40,13 @@ export default async function app(fastify: FastifyInstance, { config }: AppOptio
   await fastify.register(redisPlugin, { config })
   await fastify.register(metricsPlugin, { config })
   await fastify.register(rateLimitPlugin, { config })
+  await fastify.register(apiKeysPlugin, { config })
 
   await fastify.register(jsonDepthPlugin)
-  await fastify.register(drainPlugin)
+  // While closing, an idle connection gets a moment to deliver a request already
+  // on its way (within the shutdown budget: at most a quarter of it).
+  const drainWaitMs = Math.min(1000, config.SHUTDOWN_TIMEOUT_MS / 4)
+  await fastify.register(drainPlugin, { quietMs: Math.min(200, drainWaitMs), maxWaitMs: drainWaitMs })
   await fastify.register(requestIdPlugin)
   await fastify.register(migrationsPlugin, { config })
   await fastify.register(cacheStorePlugin)

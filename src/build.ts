@@ -3,7 +3,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import Fastify, { type FastifyHttpOptions } from 'fastify'
 import fp from 'fastify-plugin'
 import { destination } from 'pino'
-import type { Config } from '../lib/config.ts'
+import { type Config, trustProxy } from '../lib/config.ts'
 import { requestId } from '../lib/request-id.ts'
 import { RequestLog } from '../lib/request-log.ts'
 import { MAX_KEY_LENGTH } from '../lib/schemas/cache.ts'
@@ -66,6 +66,9 @@ function serverOptions(
     genReqId: requestId,
     logController: new RequestLog({ requestIdLogLabel: 'requestId' }),
     bodyLimit: config.BODY_LIMIT,
+    // Whose X-Forwarded-For sets request.ip (the rate-limit key, the log's
+    // remoteAddress): nobody's unless TRUST_PROXY names the proxies.
+    trustProxy: trustProxy(config),
     // A field the schema does not know is a 400, not silently dropped: a typo
     // such as `fullname` must not look like a successful write.
     ajv: { customOptions: { removeAdditional: false } },
@@ -85,6 +88,10 @@ function serverOptions(
     requestTimeout: config.HTTP_REQUEST_TIMEOUT_MS,
     keepAliveTimeout: config.HTTP_KEEP_ALIVE_TIMEOUT_MS,
     handlerTimeout: config.HTTP_HANDLER_TIMEOUT_MS,
+    // While closing, a request that still arrives on an open connection is
+    // served (with `Connection: close`), not refused with a 503: the pool and
+    // the Redis client close only after the last connection (plugins/app/drain.ts).
+    return503OnClosing: false,
   }
 }
 

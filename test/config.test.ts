@@ -1,6 +1,9 @@
 import { spawnSync } from 'node:child_process'
-import t from 'tap'
-import { type ConfigError, loadConfig } from '../lib/config.ts'
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import t, { type Test } from 'tap'
+import { apiKeys, type ConfigError, ConfigSchema, loadConfig, trustProxy } from '../lib/config.ts'
 import { postgresConnection, redisClientOptions } from '../lib/connections.ts'
 
 t.test('every variable has a default but the secrets', async (t) => {
@@ -20,9 +23,42 @@ t.test('every variable has a default but the secrets', async (t) => {
     RATE_LIMIT_MAX: 300,
     RATE_LIMIT_WINDOW_MS: 60000,
     USERS_CACHE_TTL_SECONDS: 30,
+    API_KEYS: '',
+    POSTGRES_PASSWORD_FILE: '',
+    REDIS_PASSWORD_FILE: '',
+    API_KEYS_FILE: '',
+    METRICS_PORT: 0,
+    TRUST_PROXY: 'false',
+    OVERLOAD_MAX_EVENT_LOOP_DELAY_MS: 1000,
+    OVERLOAD_MAX_EVENT_LOOP_UTILIZATION: 0,
+    OVERLOAD_SAMPLE_INTERVAL_MS: 1000,
+    OVERLOAD_RETRY_AFTER_SECONDS: 2,
   })
   t.equal(config.POSTGRES_PASSWORD, undefined)
   t.equal(config.REDIS_PASSWORD, undefined)
+  t.same(apiKeys(config), [], 'no API keys: writes are open')
+  t.equal(trustProxy(config), false, 'no proxy trusted')
+})
+
+t.test('the variables added for security, proxies and overload each have a default and a description', async (t) => {
+  const added = [
+    'POSTGRES_PASSWORD_FILE',
+    'REDIS_PASSWORD_FILE',
+    'API_KEYS',
+    'API_KEYS_FILE',
+    'METRICS_PORT',
+    'TRUST_PROXY',
+    'OVERLOAD_MAX_EVENT_LOOP_DELAY_MS',
+    'OVERLOAD_MAX_EVENT_LOOP_UTILIZATION',
+    'OVERLOAD_SAMPLE_INTERVAL_MS',
+    'OVERLOAD_RETRY_AFTER_SECONDS',
+  ]
+  const properties = ConfigSchema.properties as Record<string, { default?: unknown; description?: string }>
+  for (const name of added) {
+    t.ok(name in properties, `${name} is in the schema`)
+    t.not(properties[name]?.default, undefined, `${name} has a default`)
+    t.ok((properties[name]?.description?.length ?? 0) > 30, `${name} has a description`)
+  }
 })
 
 t.test('values are parsed from strings', async (t) => {
@@ -99,4 +135,133 @@ t.test('the server process stops at start with one line naming the bad variable'
   t.equal(result.status, 1)
   t.equal(result.stdout, '')
   t.equal(result.stderr, 'Invalid configuration: PORT must be integer (got "not-a-port")\n')
+})
+
+/** A folder for secret files, removed when the test ends. */
+async function secretsDir(t: Test) {
+  const dir = await mkdtemp(join(tmpdir(), 'desafio3-secrets-'))
+  t.teardown(() => rm(dir, { recursive: true, force: true }))
+  return async (name: string, content: string) => {
+    const path = join(dir, name)
+    await writeFile(path, content)
+    return path
+  }
+}
+
+t.test('X_FILE: the value is the content of the file, without its trailing line breaks', async (t) => {
+  const file = await secretsDir(t)
+  const config = loadConfig({
+    POSTGRES_PASSWORD_FILE: await file('db', 'db pass with spaces \n'),
+    REDIS_PASSWORD_FILE: await file('redis', 'redis-pw\r\n\n'),
+    API_KEYS_FILE: await file(
+      'keys',
+      'first-key-0123456789abcdef\nsecond-key-0123456789abcdef,third-key-0123456789abcd\n',
+    ),
+  })
+  t.equal(config.POSTGRES_PASSWORD, 'db pass with spaces ', 'only the line break goes: spaces are kept')
+  t.equal(config.REDIS_PASSWORD, 'redis-pw')
+  t.same(apiKeys(config), ['first-key-0123456789abcdef', 'second-key-0123456789abcdef', 'third-key-0123456789abcd'])
+  t.match(postgresConnection(config), { password: 'db pass with spaces ' }, 'the pool gets it')
+  t.match(redisClientOptions(config).options, { password: 'redis-pw' }, 'the Redis client gets it')
+})
+
+t.test(
+  'X_FILE that cannot be used stops the start with a message naming the variable, never the content',
+  async (t) => {
+    const file = await secretsDir(t)
+    const dir = join(await file('x', 'x'), '..')
+    const cases: [Record<string, string>, RegExp][] = [
+      [
+        { POSTGRES_PASSWORD_FILE: join(dir, 'absent') },
+        /POSTGRES_PASSWORD_FILE names ".*absent", which cannot be read \(no such file\)/,
+      ],
+      [{ REDIS_PASSWORD_FILE: dir }, /REDIS_PASSWORD_FILE names ".*", which cannot be read \(is a directory\)/],
+      [{ API_KEYS_FILE: await file('empty', '\n\n') }, /API_KEYS_FILE names ".*empty", which is empty/],
+      [
+        { POSTGRES_PASSWORD: 'inline', POSTGRES_PASSWORD_FILE: await file('db', 'from-file') },
+        /POSTGRES_PASSWORD and POSTGRES_PASSWORD_FILE are both set: set one/,
+      ],
+      [
+        { API_KEYS: 'inline-key-0123456789abcdef', API_KEYS_FILE: await file('keys', 'file-key-0123456789abcdef') },
+        /API_KEYS and API_KEYS_FILE are both set/,
+      ],
+    ]
+    for (const [env, message] of cases) {
+      const err = t.throws(() => loadConfig(env), { name: 'ConfigError', message }, JSON.stringify(env)) as ConfigError
+      t.notMatch(err.message, /from-file|inline|file-key/, 'no secret in the message')
+    }
+    t.equal(
+      loadConfig({ POSTGRES_PASSWORD: '', POSTGRES_PASSWORD_FILE: await file('ok', 'pw') }).POSTGRES_PASSWORD,
+      'pw',
+      'an empty X is unset',
+    )
+  },
+)
+
+t.test(
+  'API_KEYS: keys of 16 or more token characters, separated by commas or line breaks; a bad one is named by position only',
+  async (t) => {
+    t.same(apiKeys(loadConfig({ API_KEYS: ' a-key-0123456789abcdef , b.key_0123456789~+/== ,,' })), [
+      'a-key-0123456789abcdef',
+      'b.key_0123456789~+/==',
+    ])
+    for (const bad of ['short', 'has space inside-0123456789', 'quote"0123456789abcdef', 'ünïcode-0123456789abcdef']) {
+      const err = t.throws(() => loadConfig({ API_KEYS: `good-key-0123456789abcdef,${bad}` }), {
+        name: 'ConfigError',
+        message: /API_KEYS: keys? [\d, ]+ of \d+ (is|are) not valid \(each 16 or more of/,
+      }) as ConfigError
+      t.notMatch(err.message, /good-key|short|inside|quote|cod/, `the key is not echoed (${bad})`)
+    }
+  },
+)
+
+t.test('TRUST_PROXY: false, true, a hop count, or addresses and CIDR ranges', async (t) => {
+  t.equal(trustProxy(loadConfig({ TRUST_PROXY: 'false' })), false)
+  t.equal(trustProxy(loadConfig({ TRUST_PROXY: '0' })), false)
+  t.equal(trustProxy(loadConfig({ TRUST_PROXY: 'true' })), true)
+  const twoHops = trustProxy(loadConfig({ TRUST_PROXY: '2' })) as (address: string, hop: number) => boolean
+  t.same(
+    [0, 1, 2].map((hop) => twoHops('203.0.113.9', hop)),
+    [true, true, false],
+    'a count trusts the nearest hops',
+  )
+  t.same(trustProxy(loadConfig({ TRUST_PROXY: '10.0.0.1, 172.16.0.0/12,fd00::/8,loopback' })), [
+    '10.0.0.1',
+    '172.16.0.0/12',
+    'fd00::/8',
+    'loopback',
+  ])
+  for (const bad of ['yes', '10.0.0.300', '10.0.0.0/33', 'fd00::/129', '10.0.0.1/8/8', 'proxy.example']) {
+    t.throws(
+      () => loadConfig({ TRUST_PROXY: bad }),
+      { name: 'ConfigError', message: /^Invalid configuration: TRUST_PROXY must be/ },
+      bad,
+    )
+  }
+})
+
+t.test('METRICS_PORT must differ from PORT', async (t) => {
+  t.equal(loadConfig({ METRICS_PORT: '9100' }).METRICS_PORT, 9100)
+  t.throws(() => loadConfig({ PORT: '8080', METRICS_PORT: '8080' }), { message: /METRICS_PORT must differ from PORT/ })
+})
+
+t.test('a bad secret or URL is named, its value never echoed', async (t) => {
+  for (const [env, name] of [
+    [{ DATABASE_URL: 'mysql://u:s3cret@h/db' }, 'DATABASE_URL'],
+    [{ REDIS_URL: 'memcached://:s3cret@h' }, 'REDIS_URL'],
+  ] as const) {
+    const err = t.throws(() => loadConfig(env)) as ConfigError
+    t.match(err.message, new RegExp(`${name} must match pattern`))
+    t.notMatch(err.message, /s3cret/)
+  }
+})
+
+t.test('the overload thresholds are bounded', async (t) => {
+  t.throws(() => loadConfig({ OVERLOAD_MAX_EVENT_LOOP_UTILIZATION: '1.5' }), {
+    message: /OVERLOAD_MAX_EVENT_LOOP_UTILIZATION must be <= 1/,
+  })
+  t.throws(() => loadConfig({ OVERLOAD_MAX_EVENT_LOOP_DELAY_MS: '-1' }), {
+    message: /OVERLOAD_MAX_EVENT_LOOP_DELAY_MS must be >= 0/,
+  })
+  t.equal(loadConfig({ OVERLOAD_MAX_EVENT_LOOP_DELAY_MS: '0' }).OVERLOAD_MAX_EVENT_LOOP_DELAY_MS, 0, '0 turns it off')
 })

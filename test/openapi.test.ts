@@ -6,17 +6,17 @@ import { build } from './helper.ts'
 const packageJson = JSON.parse(await readFile(new URL('../package.json', import.meta.url), 'utf8'))
 
 const ROUTES: Record<string, Record<string, string[]>> = {
-  '/': { get: ['200', '429', '500'] },
+  '/': { get: ['200', '429', '500', '503'] },
   '/users': {
     get: ['200', '400', '429', '500', '503'],
-    post: ['201', '400', '409', '413', '415', '429', '500', '503'],
+    post: ['201', '400', '401', '409', '413', '415', '429', '500', '503'],
   },
   '/users/{id}': {
     get: ['200', '400', '404', '414', '429', '500', '503'],
-    patch: ['200', '400', '404', '409', '413', '414', '415', '429', '500', '503'],
-    delete: ['204', '400', '404', '413', '414', '415', '429', '500', '503'],
+    patch: ['200', '400', '401', '404', '409', '413', '414', '415', '429', '500', '503'],
+    delete: ['204', '400', '401', '404', '413', '414', '415', '429', '500', '503'],
   },
-  '/cache': { post: ['201', '400', '413', '415', '429', '500', '503'] },
+  '/cache': { post: ['201', '400', '401', '413', '415', '429', '500', '503'] },
   '/cache/{key}': { get: ['200', '400', '404', '414', '429', '500', '503'] },
   '/health': { get: ['200', '500', '503'] },
   '/health/ready': { get: ['200', '500', '503'] },
@@ -128,6 +128,37 @@ t.test('/docs/json is a valid OpenAPI 3 document describing every route', async 
     'x-cache documented',
   )
   t.ok(user.patch.requestBody.content['application/json'].schema, 'PATCH /users/{id} body schema')
+})
+
+t.test('the writes, and only they, declare the API key scheme, with their 401', async (t) => {
+  const app = await build(t)
+  const document = (await app.inject({ method: 'GET', url: '/docs/json' })).json()
+  t.same(document.components.securitySchemes, {
+    apiKey: {
+      type: 'http',
+      scheme: 'bearer',
+      description: String(document.components.securitySchemes.apiKey.description),
+    },
+  })
+  t.match(document.components.securitySchemes.apiKey.description, /Authorization: Bearer <key>.*API_KEYS/s)
+  t.notOk(document.security, 'no document-wide requirement: reads stay open')
+  const secured = Object.entries<
+    Record<string, { security?: unknown; responses: Record<string, { headers?: object }> }>
+  >(document.paths).flatMap(([path, methods]) =>
+    Object.entries(methods)
+      .filter(([, operation]) => operation.security)
+      .map(([method, operation]) => {
+        t.same(operation.security, [{ apiKey: [] }], `${method.toUpperCase()} ${path} needs an API key`)
+        t.match(
+          operation.responses['401'],
+          { headers: { 'www-authenticate': { schema: { type: 'string' } } } },
+          `${method.toUpperCase()} ${path} documents its 401 and WWW-Authenticate`,
+        )
+        return `${method.toUpperCase()} ${path}`
+      }),
+  )
+  t.same(secured.sort(), ['DELETE /users/{id}', 'PATCH /users/{id}', 'POST /cache', 'POST /users'])
+  t.match(document.info.description, /API keys.*Authorization: Bearer <key>/s)
 })
 
 t.test('the server answers the statuses the document lists for a long path parameter and a foreign body', async (t) => {

@@ -173,3 +173,91 @@ t.test('bodies nested deeper than the limit are a 400 that says so', async (t) =
     t.match(res.json(), { code: 'FST_ERR_BODY_TOO_DEEP', message: /more than 64 levels/ })
   }
 })
+
+// The Authorization header of a write, with API keys set: whatever it holds,
+// the answer is a 401 (never a 5xx), one body and one challenge for every
+// wrong header, whether or not it is close to a real key.
+
+const KEYS = ['first-api-key-0123456789abcdef', 'second-api-key-of-another-length-0123456789']
+
+/** A header that does not carry one of KEYS (the scheme is case-insensitive, blanks around the key do not count). */
+const notAKey = (header: string) =>
+  !(header.slice(0, 7).toLowerCase() === 'bearer ' && KEYS.includes(header.slice(7).trim()))
+
+const authorizationHeaders = fc.oneof(
+  fc.constant(''),
+  fc.constantFrom('Bearer', 'Bearer ', 'bearer', 'Bearer  ', ' Bearer'),
+  // Wrong scheme, with a real key.
+  fc
+    .tuple(fc.constantFrom('Basic', 'Token', 'Digest', 'Bearer:', 'Bearerx', 'ApiKey', 'X'), fc.constantFrom(...KEYS))
+    .map(([scheme, key]) => `${scheme} ${key}`),
+  // Long.
+  fc.integer({ min: 1, max: 20_000 }).map((n) => `Bearer ${'k'.repeat(n)}`),
+  // Non-ASCII (latin1 as HTTP carries it, and beyond).
+  fc.string({ unit: 'grapheme', minLength: 1, maxLength: 60 }).map((text) => `Bearer ${text}`),
+  fc.string({ unit: 'binary', minLength: 1, maxLength: 60 }).map((text) => `Bearer ${text.replace(/[\r\n\0]/g, '')}`),
+  // Several keys in one header.
+  fc.constantFrom(
+    `Bearer ${KEYS[0]} ${KEYS[1]}`,
+    `Bearer ${KEYS[0]},${KEYS[1]}`,
+    `Bearer ${KEYS[0]}, Bearer ${KEYS[1]}`,
+    `Bearer ${KEYS.join('')}`,
+  ),
+  // A key of another length: a real key cut short or extended.
+  fc
+    .tuple(fc.constantFrom(...KEYS), fc.integer({ min: 0, max: 60 }), fc.string({ maxLength: 8 }))
+    .map(([key, cut, extra]) => `Bearer ${key.slice(0, cut)}${extra}`),
+  // The length of a real key, one character off.
+  fc.tuple(fc.constantFrom(...KEYS), fc.nat(), fc.constantFrom('0', 'x', '-', '~')).map(([key, at, char]) => {
+    const i = at % key.length
+    return `Bearer ${key.slice(0, i)}${key[i] === char ? 'y' : char}${key.slice(i + 1)}`
+  }),
+  // Anything at all.
+  anyText.map((text) => text.replace(/[\r\n\0]/g, '')),
+)
+
+t.test('with API keys, any wrong Authorization header is the same 401, never a 5xx', async (t) => {
+  const app = await build(t, { API_KEYS: KEYS.join(','), RATE_LIMIT_MAX: '0' })
+  const writes = [
+    { method: 'POST', url: '/cache', payload: { key: 'property', value: 1 } },
+    { method: 'POST', url: '/users', payload: { username: 'property', email: 'property@example.com' } },
+    { method: 'PATCH', url: '/users/1', payload: { department: 'Hacked' } },
+    { method: 'DELETE', url: '/users/2' },
+  ] as const
+  const userBefore = (await app.inject({ method: 'GET', url: '/users/1' })).json()
+  let reference: { body: string; headers: string[] } | undefined
+  let runs = 0
+  await fc.assert(
+    fc.asyncProperty(authorizationHeaders.filter(notAKey), fc.constantFrom(...writes), async (authorization, write) => {
+      runs++
+      let res: Awaited<ReturnType<typeof app.inject>>
+      try {
+        res = await app.inject({ ...write, headers: { authorization } })
+      } catch (err) {
+        // A header value no HTTP client can send (light-my-request refuses it like Node does).
+        if ((err as NodeJS.ErrnoException).code === 'ERR_INVALID_CHAR') return
+        throw err
+      }
+      if (res.statusCode !== 401) throw new Error(`${res.statusCode} for ${JSON.stringify(authorization)}: ${res.body}`)
+      if (res.headers['www-authenticate'] !== 'Bearer') throw new Error('no WWW-Authenticate: Bearer')
+      const seen = { body: res.body, headers: Object.keys(res.headers).sort() }
+      reference ??= seen
+      if (JSON.stringify(seen) !== JSON.stringify(reference)) {
+        throw new Error(`another answer for ${JSON.stringify(authorization)}: ${JSON.stringify(seen)}`)
+      }
+    }),
+    { numRuns: RUNS * 2, includeErrorInReport: true },
+  )
+  t.pass(`${runs} generated headers: one 401, never a 5xx`)
+  t.same(JSON.parse(reference?.body ?? '{}'), {
+    statusCode: 401,
+    code: 'UNAUTHORIZED',
+    error: 'Unauthorized',
+    message: 'A valid API key is required: send Authorization: Bearer <key>',
+  })
+  t.equal((await app.inject({ method: 'GET', url: '/cache/property' })).statusCode, 404, 'nothing was written')
+  t.same((await app.inject({ method: 'GET', url: '/users/1' })).json(), userBefore, 'user 1 unchanged')
+  t.equal((await app.inject({ method: 'GET', url: '/users/2' })).statusCode, 200, 'user 2 still there')
+  const right = await app.inject({ ...writes[0], headers: { authorization: `Bearer ${KEYS[1]}` } })
+  t.equal(right.statusCode, 201, 'and the right key still works')
+})

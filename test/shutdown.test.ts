@@ -1,6 +1,8 @@
 import { once } from 'node:events'
 import http from 'node:http'
+import { type AddressInfo, connect } from 'node:net'
 import t from 'tap'
+import { build } from './helper.ts'
 import { startServer } from './server-process.ts'
 
 // SIGTERM to the real server process while a load generator keeps sending
@@ -120,4 +122,78 @@ t.test('SIGTERM under load: nothing accepted is lost, then connections are refus
   t.match(output(), /"msg":"database pool closed"/)
   t.match(output(), /"msg":"redis connection closed"/)
   await t.rejects(fetch(`http://127.0.0.1:${port}/`), 'nothing listens afterwards')
+})
+
+/** A raw HTTP/1.1 client on one connection: what the server sends back, and how the connection ended. */
+function rawConnection(port: number) {
+  const socket = connect(port, '127.0.0.1')
+  let received = ''
+  socket.setEncoding('utf8')
+  socket.on('data', (chunk) => {
+    received += chunk
+  })
+  const ended = new Promise<string>((resolve) => {
+    socket.on('error', (err: NodeJS.ErrnoException) => resolve(err.code ?? err.message))
+    socket.on('close', () => resolve('closed'))
+  })
+  return {
+    connected: once(socket, 'connect'),
+    get: (path: string) => socket.write(`GET ${path} HTTP/1.1\r\nHost: x\r\n\r\n`),
+    received: () => received,
+    ended,
+  }
+}
+
+t.test('a connection that has not sent its request when closing starts still gets it answered', async (t) => {
+  const app = await build(t)
+  await app.listen({ port: 0, host: '127.0.0.1' })
+  const { port } = app.server.address() as AddressInfo
+  const client = rawConnection(port)
+  await client.connected
+  await new Promise((resolve) => setTimeout(resolve, 50)) // accepted by the server, nothing sent yet
+  const closed = app.close()
+  while (app.server.listening) await new Promise((resolve) => setImmediate(resolve))
+  // The listener is closed: the request is sent only now.
+  client.get('/health/live')
+  t.equal(await client.ended, 'closed', 'the server ended the connection cleanly (no reset)')
+  t.match(client.received(), /^HTTP\/1\.1 200 OK\r\n/, 'the request was answered')
+  t.match(client.received(), /\r\nconnection: close\r\n/i, 'with Connection: close')
+  await closed
+})
+
+t.test('an idle keep-alive connection is closed soon after closing starts; new ones are refused at once', async (t) => {
+  const app = await build(t)
+  await app.listen({ port: 0, host: '127.0.0.1' })
+  const { port } = app.server.address() as AddressInfo
+  const client = rawConnection(port)
+  await client.connected
+  client.get('/health/live')
+  while (!client.received().includes('"ok"')) await new Promise((resolve) => setTimeout(resolve, 10))
+  const startedAt = Date.now()
+  const closed = app.close()
+  await new Promise((resolve) => setImmediate(resolve))
+  const refused = await new Promise<string>((resolve) => {
+    const probe = connect(port, '127.0.0.1')
+    probe.on('connect', () => resolve('connected'))
+    probe.on('error', (err: NodeJS.ErrnoException) => resolve(err.code ?? err.message))
+  })
+  t.equal(refused, 'ECONNREFUSED', 'the listener closes first')
+  t.equal(await client.ended, 'closed', 'the idle connection is closed, not reset')
+  await closed
+  const ms = Date.now() - startedAt
+  t.ok(ms < 1000, `close() returned after ${ms} ms`)
+})
+
+t.test('a connection that never sends a request does not hold the close open', async (t) => {
+  const app = await build(t)
+  await app.listen({ port: 0, host: '127.0.0.1' })
+  const { port } = app.server.address() as AddressInfo
+  const client = rawConnection(port)
+  await client.connected
+  const startedAt = Date.now()
+  await app.close()
+  const ms = Date.now() - startedAt
+  t.ok(ms < 1500, `close() returned after ${ms} ms, not at the process deadline`)
+  t.equal(await client.ended, 'closed')
+  t.equal(client.received(), '', 'nothing was sent to it')
 })

@@ -16,7 +16,7 @@ export const ErrorResponse = Type.Object(
 
 const ErrorRef = Type.Ref(ErrorResponse)
 
-type ErrorStatus = 400 | 404 | 409 | 413 | 414 | 415 | 429 | 500 | 503
+type ErrorStatus = 400 | 401 | 404 | 409 | 413 | 414 | 415 | 429 | 500 | 503
 
 interface ErrorDoc {
   description: string
@@ -29,6 +29,12 @@ const ERRORS: Record<ErrorStatus, ErrorDoc> = {
   400: {
     description: 'The request is invalid: the message says which part and why',
     example: ['FST_ERR_VALIDATION', "body must have required property 'key'"],
+  },
+  401: {
+    description:
+      'The server has API keys (API_KEYS) and the request carries none, or not a valid one: send ' +
+      '`Authorization: Bearer <key>`. The same answer whatever was wrong',
+    example: ['UNAUTHORIZED', 'A valid API key is required: send Authorization: Bearer <key>'],
   },
   404: { description: 'Not found', example: ['CACHE_KEY_NOT_FOUND', "Key 'user:1' not found"] },
   409: {
@@ -59,13 +65,27 @@ const ERRORS: Record<ErrorStatus, ErrorDoc> = {
     example: [undefined, 'Internal Server Error'],
   },
   503: {
-    description: 'A backing service (Postgres or Redis) is unavailable',
+    description:
+      'A backing service (Postgres or Redis) is unavailable, or this instance is overloaded (`OVERLOADED`, with ' +
+      '`retry-after`)',
     example: ['CACHE_UNAVAILABLE', 'Cache unavailable, try again later'],
   },
 }
 
 const RETRY_AFTER = {
   'retry-after': { type: 'integer', description: 'Seconds until the client may send requests again' },
+}
+
+// Headers some error statuses carry.
+const ERROR_HEADERS: Partial<Record<ErrorStatus, Record<string, { type: string; description: string }>>> = {
+  401: { 'www-authenticate': { type: 'string', description: 'Always `Bearer`: the authentication scheme to use' } },
+  429: RETRY_AFTER,
+  503: {
+    'retry-after': {
+      type: 'integer',
+      description: 'Only when the instance is overloaded: seconds until the client may retry',
+    },
+  },
 }
 
 /**
@@ -80,7 +100,7 @@ export function errorResponses<S extends ErrorStatus>(...statuses: S[]) {
       const body = { statusCode: status, code, error, message }
       const response = {
         description,
-        ...(status === 429 ? { headers: RETRY_AFTER } : {}),
+        ...(ERROR_HEADERS[status] ? { headers: ERROR_HEADERS[status] } : {}),
         content: { 'application/json': { schema: ErrorRef, example: body } },
       }
       return [status, response]

@@ -3,6 +3,7 @@ import fastifySwaggerUi from '@fastify/swagger-ui'
 import fp from 'fastify-plugin'
 import { packageLicense, packageVersion } from '../../lib/package-info.ts'
 import { RESOURCES } from '../../lib/schemas/resources.ts'
+import { SECURITY_SCHEMES } from '../../lib/schemas/security.ts'
 
 const DESCRIPTION = [
   'A Fastify web service with PostgreSQL (users) and Redis (a key-value cache), orchestrated by Docker Compose.',
@@ -16,6 +17,9 @@ const DESCRIPTION = [
   '- **Rate limiting**: `RATE_LIMIT_MAX` requests per `RATE_LIMIT_WINDOW_MS` per client address, shared',
   '  by every replica through Redis; then 429 with a `retry-after` header (seconds). The health checks and',
   '  `/metrics` are not limited.',
+  '- **API keys**: when the server has `API_KEYS` set, the writes (POST, PATCH, DELETE) need',
+  '  `Authorization: Bearer <key>` (else 401 with `www-authenticate: Bearer`); reads never do.',
+  '- **Overload**: an instance past its capacity answers 503 (`OVERLOADED`) with a `retry-after` header.',
   '- **Metrics** for Prometheus at `/metrics` (text format, not part of this API document).',
 ].join('\n')
 
@@ -61,6 +65,8 @@ export default fp(
         // Relative: requests go to wherever the page was loaded from (any host,
         // any port, behind compose or a proxy).
         servers: [{ url: '/', description: 'This server' }],
+        // Swagger UI's Authorize button; the writes declare it (API_KEY_REQUIRED).
+        components: { securitySchemes: SECURITY_SCHEMES },
         tags: [
           { name: 'info', description: 'About the service' },
           { name: 'users', description: 'Users stored in PostgreSQL' },
