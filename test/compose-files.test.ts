@@ -252,7 +252,32 @@ t.test('deploy/haproxy/haproxy.cfg passes `haproxy -c` in the load balancer imag
   const config = read('deploy/haproxy/haproxy.cfg')
   t.match(config, /server-template web \d+ web:5000 .*resolvers docker/, 'finds the replicas through Docker DNS')
   t.match(config, /nameserver dns 127\.0\.0\.11:53/)
-  t.match(config, /http-request disable-l7-retry unless METH_GET/, 'retries after sending only for GET and HEAD')
+  // Each section's directives (a section starts at an unindented line).
+  const sections = new Map<string, string[]>()
+  let section = ''
+  for (const line of config.split('\n')) {
+    if (/^\S/.test(line)) sections.set((section = line.trim()), [])
+    else if (line.trim() && !line.trim().startsWith('#')) sections.get(section)?.push(line.trim())
+  }
+  const retryOn = (name: string) =>
+    (
+      sections.get(name)?.find((line) => line.startsWith('retry-on ')) ??
+      sections.get('defaults')?.find((line) => line.startsWith('retry-on '))
+    )
+      ?.split(/\s+/)
+      .slice(1)
+  t.same(
+    retryOn('backend web'),
+    ['conn-failure', 'empty-response', 'response-timeout', '503'],
+    'web retries a shed GET',
+  )
+  t.notOk(retryOn('backend web-live')?.includes('503'), "web-live does not retry the app's own 503s")
+  for (const name of ['backend web', 'backend web-live']) {
+    t.ok(
+      sections.get(name)?.includes('http-request disable-l7-retry unless METH_GET'),
+      `${name}: only GET and HEAD are resent`,
+    )
+  }
   for (const code of [502, 503, 504]) {
     const page = read(`deploy/haproxy/errors/${code}.http`)
     const [head, body] = page.split('\r\n\r\n')
