@@ -87,7 +87,7 @@ export const ConfigSchema = Type.Object({
   OVERLOAD_MAX_EVENT_LOOP_DELAY_MS: Type.Integer({
     minimum: 0,
     maximum: 60_000,
-    default: 1000,
+    default: 200,
     description:
       'Shed load (503 + Retry-After) while the mean event-loop delay of the last sample exceeds this; 0 turns it off',
   }),

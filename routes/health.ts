@@ -4,12 +4,13 @@ import type { FastifyReply, FastifyRequest } from 'fastify'
 import { errorResponses } from '../lib/schemas/error.ts'
 import { HealthReport, Liveness } from '../lib/schemas/health.ts'
 
-// Probes answer however busy the client is: not rate limited.
-const NOT_RATE_LIMITED = { rateLimit: false } as const
+// Probes answer however busy the client is (not rate limited) and however busy
+// the server is (never shed: an overloaded replica is not a dead one).
+const PROBE = { rateLimit: false, shedLoad: false } as const
 
 const healthRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
   const dependencyCheck = {
-    config: NOT_RATE_LIMITED,
+    config: PROBE,
     schema: {
       tags: ['health'],
       response: {
@@ -60,7 +61,7 @@ const healthRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     '/health/live',
     {
       // The container healthcheck calls it every few seconds: keep it out of the log.
-      config: { ...NOT_RATE_LIMITED, requestLog: false },
+      config: { ...PROBE, requestLog: false },
       schema: {
         operationId: 'getLiveness',
         tags: ['health'],

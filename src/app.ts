@@ -5,6 +5,7 @@ import cacheStorePlugin from '../plugins/app/cache-store.ts'
 import drainPlugin from '../plugins/app/drain.ts'
 import healthPlugin from '../plugins/app/health.ts'
 import jsonDepthPlugin from '../plugins/app/json-depth.ts'
+import metricsPortPlugin from '../plugins/app/metrics-port.ts'
 import migrationsPlugin from '../plugins/app/migrations.ts'
 import requestIdPlugin from '../plugins/app/request-id.ts'
 import userCachePlugin from '../plugins/app/user-cache.ts'
@@ -16,6 +17,7 @@ import rateLimitPlugin from '../plugins/external/rate-limit.ts'
 import redisPlugin from '../plugins/external/redis.ts'
 import securityPlugin from '../plugins/external/security.ts'
 import swaggerPlugin from '../plugins/external/swagger.ts'
+import underPressurePlugin from '../plugins/external/under-pressure.ts'
 import cacheRoutes from '../routes/cache.ts'
 import healthRoutes from '../routes/health.ts'
 import rootRoutes from '../routes/root.ts'
@@ -28,14 +30,16 @@ interface AppOptions {
 /**
  * The whole application as one plugin, in build order. First the plugins that
  * wrap third-party libraries: documentation first (it must see every route),
- * the Postgres pool and the Redis client, then metrics, the rate limiter and
- * the API keys (they hook into every route registered after them; the key
- * check after the rate limit, so a 401 counts). Then the app's own plugins,
- * which use those; then the error handler and the routes.
+ * security headers, load shedding (before any other work on a request), the
+ * Postgres pool and the Redis client, then metrics, the rate limiter and the
+ * API keys (they hook into every route registered after them; the key check
+ * after the rate limit, so a 401 counts). Then the app's own plugins, which
+ * use those; then the error handler and the routes.
  */
 export default async function app(fastify: FastifyInstance, { config }: AppOptions) {
   await fastify.register(swaggerPlugin)
   await fastify.register(securityPlugin, { config })
+  await fastify.register(underPressurePlugin, { config })
   await fastify.register(postgresPlugin, { config })
   await fastify.register(redisPlugin, { config })
   await fastify.register(metricsPlugin, { config })
@@ -53,6 +57,7 @@ export default async function app(fastify: FastifyInstance, { config }: AppOptio
   await fastify.register(userCachePlugin, { ttlSeconds: config.USERS_CACHE_TTL_SECONDS })
   await fastify.register(usersPlugin)
   await fastify.register(healthPlugin)
+  await fastify.register(metricsPortPlugin, { config })
 
   fastify.setErrorHandler((error: FastifyError, request, reply) => {
     const statusCode = error.statusCode !== undefined && error.statusCode >= 400 ? error.statusCode : 500

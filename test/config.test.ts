@@ -29,7 +29,7 @@ t.test('every variable has a default but the secrets', async (t) => {
     API_KEYS_FILE: '',
     METRICS_PORT: 0,
     TRUST_PROXY: 'false',
-    OVERLOAD_MAX_EVENT_LOOP_DELAY_MS: 1000,
+    OVERLOAD_MAX_EVENT_LOOP_DELAY_MS: 200,
     OVERLOAD_MAX_EVENT_LOOP_UTILIZATION: 0,
     OVERLOAD_SAMPLE_INTERVAL_MS: 1000,
     OVERLOAD_RETRY_AFTER_SECONDS: 2,

@@ -102,6 +102,13 @@ export const RELAXED_TIMEOUTS = {
 }
 
 /**
+ * Load shedding off: a test process builds many apps and does heavy synchronous
+ * work (schemas, property runs) on a shared CPU, which is not the overload the
+ * shedding is for. test/overload.test.ts sets it explicitly.
+ */
+const NO_LOAD_SHEDDING = { OVERLOAD_MAX_EVENT_LOOP_DELAY_MS: '0', OVERLOAD_MAX_EVENT_LOOP_UTILIZATION: '0' }
+
+/**
  * The real application on this file's Postgres and Redis, ready, closed when
  * `t` ends. `env` overrides the configuration (same names as the process env).
  * Each call gets its own Redis key prefix, so tests never see each other's keys.
@@ -122,7 +129,7 @@ export async function build(
 /**
  * The configuration `build` uses: this file's services, a unique key prefix,
  * quiet logs, relaxed timeouts (see RELAXED_TIMEOUTS; the tests of those bounds
- * set them explicitly), then `env`.
+ * set them explicitly), no load shedding (NO_LOAD_SHEDDING), then `env`.
  */
 export async function testConfig(env: Record<string, string> = {}): Promise<Config> {
   const { databaseUrl, redisUrl } = await services()
@@ -132,6 +139,7 @@ export async function testConfig(env: Record<string, string> = {}): Promise<Conf
     REDIS_KEY_PREFIX: `test:${randomUUID()}:`,
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
     ...RELAXED_TIMEOUTS,
+    ...NO_LOAD_SHEDDING,
     ...env,
   })
 }

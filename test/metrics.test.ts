@@ -1,3 +1,5 @@
+import { createServer } from 'node:http'
+import type { AddressInfo } from 'node:net'
 import t from 'tap'
 import { build, freePort, type Server } from './helper.ts'
 
@@ -93,4 +95,40 @@ t.test('/metrics is not rate limited', async (t) => {
   for (let i = 0; i < 5; i++) {
     t.equal((await app.inject({ method: 'GET', url: '/metrics' })).statusCode, 200, `scrape ${i + 1}`)
   }
+})
+
+t.test('with METRICS_PORT, /metrics is served on that port only; the public port answers 404', async (t) => {
+  const metricsPort = await freePort()
+  const app = await build(t, { METRICS_PORT: String(metricsPort), HOST: '127.0.0.1' })
+  const publicUrl = await app.listen({ port: 0, host: '127.0.0.1' })
+  await fetch(`${publicUrl}/cache/absent`)
+
+  const onPublic = await fetch(`${publicUrl}/metrics`)
+  t.equal(onPublic.status, 404, 'not on the public port')
+  t.equal((await app.inject({ method: 'GET', url: '/metrics' })).statusCode, 404)
+
+  const scraped = await fetch(`http://127.0.0.1:${metricsPort}/metrics`)
+  t.equal(scraped.status, 200, 'on METRICS_PORT')
+  t.match(scraped.headers.get('content-type'), /^text\/plain; version=0\.0\.4/)
+  const text = await scraped.text()
+  t.match(text, /^process_cpu_seconds_total /m, 'process metrics')
+  t.match(text, /^pg_pool_max_connections 10$/m, 'the pool gauges')
+  t.match(
+    text,
+    /^http_request_duration_seconds_count\{method="GET",route="\/cache\/:key",status_code="404"\} 1$/m,
+    'the requests to the public port',
+  )
+  t.equal((await fetch(`http://127.0.0.1:${metricsPort}/`)).status, 404, 'nothing else on that port')
+  t.equal((await fetch(`http://127.0.0.1:${metricsPort}/metrics`, { method: 'POST' })).status, 404)
+
+  await app.close()
+  await t.rejects(fetch(`http://127.0.0.1:${metricsPort}/metrics`), 'the metrics port closes with the app')
+})
+
+t.test('a METRICS_PORT already taken stops the start', async (t) => {
+  const taken = createServer()
+  await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => taken.close())
+  const { port } = taken.address() as AddressInfo
+  await t.rejects(build(t, { METRICS_PORT: String(port), HOST: '127.0.0.1' }), { code: 'EADDRINUSE' })
 })

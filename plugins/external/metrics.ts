@@ -25,12 +25,13 @@ export default fp(
       method: 'GET',
       exposeHeadRoute: false,
       schema: { hide: true },
-      config: { rateLimit: false, requestLog: false },
+      config: { rateLimit: false, requestLog: false, shedLoad: false },
     } as RouteOptions
 
     // A CommonJS module with an `exports.default`: Node.js hands ESM the whole exports object.
     await fastify.register(fastifyMetrics.default, {
-      endpoint,
+      // With METRICS_PORT, plugins/app/metrics-port.ts serves them there instead.
+      endpoint: config.METRICS_PORT ? null : endpoint,
       // The plugin serves `promClient.register`: make that this app's registry.
       promClient: { ...client, register: registry },
       defaultMetrics: { enabled: true, register: registry },
