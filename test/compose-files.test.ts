@@ -256,8 +256,10 @@ t.test('deploy/haproxy/haproxy.cfg passes `haproxy -c` in the load balancer imag
   const sections = new Map<string, string[]>()
   let section = ''
   for (const line of config.split('\n')) {
-    if (/^\S/.test(line)) sections.set((section = line.trim()), [])
-    else if (line.trim() && !line.trim().startsWith('#')) sections.get(section)?.push(line.trim())
+    if (/^\S/.test(line)) {
+      section = line.trim()
+      sections.set(section, [])
+    } else if (line.trim() && !line.trim().startsWith('#')) sections.get(section)?.push(line.trim())
   }
   const retryOn = (name: string) =>
     (

@@ -155,7 +155,8 @@ async function replicasOf(outcomes: Outcome[]): Promise<string[]> {
   const served = await servedBy()
   return outcomes.map((outcome) => {
     const entries = served.get(String(outcome.headers['x-request-id'])) ?? []
-    return entries.find((entry) => entry.status === outcome.status)?.replica ?? entries.at(-1)?.replica ?? '?'
+    // None: answered by a replica killed before its log line was written (web logs asynchronously).
+    return entries.find((entry) => entry.status === outcome.status)?.replica ?? entries.at(-1)?.replica ?? 'unlogged'
   })
 }
 
@@ -647,6 +648,11 @@ step('a POST in flight on a killed replica fails with a 5xx, never a 201 for a w
   figures.push(`time to healthy (killed replica started again, back in rotation): ${seconds(await bringBack(victim))}`)
 })
 
+/** After `docker unpause`: Docker marked the paused replicas unhealthy (their checks timed out) until the next check passes. */
+async function backFromPause() {
+  await eventually(() => waitInRotation(REPLICAS, 10_000), 60_000, 1000)
+}
+
 if (SHEDS_LOAD) {
   step(
     'overload: a replica past its capacity sheds (503 + Retry-After); the balancer sends the load to the others',
@@ -661,28 +667,32 @@ if (SHEDS_LOAD) {
         const alone = await closedLoop({
           baseUrl: base,
           durationMs: 5000,
-          concurrency: 16,
+          concurrency: 64,
           next: () => spec('GET', '/'),
         })
         const served = alone.outcomes.filter((o) => o.status === 200).length
         const saturation = Math.max(20, Math.round(served / (alone.elapsedMs / 1000)))
         for (const name of others) await run('docker', ['unpause', name])
-        await waitInRotation(REPLICAS)
+        await backFromPause()
         // Twice that, open loop, alone: it must shed.
         for (const name of others) await run('docker', ['pause', name])
         await eventually(async () => assert.equal(await inRotation(), 1), 60_000, 250)
         const overloaded = await openLoop({
           baseUrl: base,
-          durationMs: 6000,
+          durationMs: 8000,
           ratePerSecond: 2 * saturation,
+          maxInFlight: 1024,
           next: () => spec('GET', '/'),
         })
         for (const name of others) await run('docker', ['unpause', name])
-        await waitInRotation(REPLICAS)
-        const shed = overloaded.outcomes.filter((o) => o.status === 503 && o.headers['retry-after'])
+        await backFromPause()
+        // web's own 503s (OVERLOADED, with Retry-After); lb answers 503 too once its checks, which wait in the same queue, time out.
+        const shedBy = (o: Outcome) => o.status === 503 && o.headers['retry-after'] && o.body.includes('"OVERLOADED"')
+        const shed = overloaded.outcomes.filter(shedBy)
         figures.push(
           `overload, the slow replica (0.1 CPU) alone: saturation ${saturation} req/s; at ${2 * saturation} req/s ` +
-            `the client saw ${statuses(overloaded.outcomes)} (${shed.length} shed with Retry-After)`,
+            `the client saw ${statuses(overloaded.outcomes)} (${shed.length} shed with Retry-After` +
+            `${overloaded.skipped ? `; ${overloaded.skipped} not sent, 1024 in flight` : ''})`,
         )
         // The same rate with the others in the rotation.
         const shared = await openLoop({
@@ -692,24 +702,28 @@ if (SHEDS_LOAD) {
           next: () => spec('GET', '/'),
         })
         const spread = await perReplica(shared.outcomes)
-        const slowShed = (await logLines(slow)).filter((line) => line.res?.statusCode === 503).length
+        // Requests the slow one shed that lb then had served by another replica.
+        const log = await servedBy()
+        const rerouted = shared.outcomes.filter((o) => {
+          const entries = log.get(String(o.headers['x-request-id'])) ?? []
+          return entries.some((e) => e.replica === slow && e.status === 503) && entries.some((e) => e.status === 200)
+        }).length
         figures.push(
           `overload, the same ${2 * saturation} req/s with all ${REPLICAS} replicas: the client saw ${statuses(shared.outcomes)}; ` +
-            `per replica ${showTally(spread)}; the slow one shed ${slowShed} in all`,
+            `per replica ${showTally(spread)}; ${rerouted} shed by the slow one and served by another`,
         )
         assert.ok(shed.length > 0, 'the slow replica shed load when alone past its capacity')
-        assert.ok(
-          overloaded.outcomes.every((o) => o.status === 200 || (o.status === 503 && o.headers['retry-after'])),
-          `alone: only 200 or 503 with Retry-After: ${statuses(overloaded.outcomes)}`,
-        )
         assert.equal(
           failures(shared.outcomes).length,
           0,
           `with the others: no failure (${describeFailures(shared.outcomes)})`,
         )
+        // The slow one got no more than it can do; the others took the rest.
         const slowCount = spread.get(shortName(slow)) ?? 0
-        const fastest = Math.max(...others.map((name) => spread.get(shortName(name)) ?? 0))
-        assert.ok(slowCount < fastest, `the others took the load: ${showTally(spread)}`)
+        assert.ok(
+          slowCount / (shared.elapsedMs / 1000) < saturation,
+          `the slow replica was not given more than its ${saturation} req/s: ${showTally(spread)}`,
+        )
       } finally {
         await run('docker', ['unpause', ...others]).catch(() => undefined)
         await run('docker', ['update', '--cpus', String(cpus().length), slow]).catch(() => undefined)
