@@ -554,7 +554,7 @@ step('a replica killed (docker kill) in the middle of a GET load run: 0 failed r
   const [victim] = await containers('web')
   const result = await closedLoop({
     baseUrl: base,
-    durationMs: 8000,
+    durationMs: 6000,
     concurrency: 8,
     next: (i) => spec('GET', i % 2 ? '/users?limit=5' : '/'),
     during: { atMs: 2500, action: () => run('docker', ['kill', victim]) },
@@ -579,7 +579,7 @@ step('a replica stopped (docker stop) during mixed load, GET and POST: 0 failed 
   const keys: string[] = []
   const result = await closedLoop({
     baseUrl: base,
-    durationMs: 8000,
+    durationMs: 6000,
     concurrency: 8,
     next: (i) => {
       if (i % 3 === 0) return spec('GET', '/users/1')
@@ -672,14 +672,11 @@ if (SHEDS_LOAD) {
         })
         const served = alone.outcomes.filter((o) => o.status === 200).length
         const saturation = Math.max(20, Math.round(served / (alone.elapsedMs / 1000)))
-        for (const name of others) await run('docker', ['unpause', name])
-        await backFromPause()
-        // Twice that, open loop, alone: it must shed.
-        for (const name of others) await run('docker', ['pause', name])
+        // Twice that, open loop, still alone (back in the rotation if its checks were late): it must shed.
         await eventually(async () => assert.equal(await inRotation(), 1), 60_000, 250)
         const overloaded = await openLoop({
           baseUrl: base,
-          durationMs: 8000,
+          durationMs: 6000,
           ratePerSecond: 2 * saturation,
           maxInFlight: 1024,
           next: () => spec('GET', '/'),
@@ -743,7 +740,7 @@ step('--scale web=5, then back to 3: the balancer follows, losing no request', a
   assert.equal(spreadFive.size, 5, `5 replicas served: ${showTally(spreadFive)}`)
   const result = await closedLoop({
     baseUrl: base,
-    durationMs: 8000,
+    durationMs: 6000,
     concurrency: 8,
     next: (i) => spec('GET', i % 2 ? '/users?limit=5' : '/'),
     during: {
