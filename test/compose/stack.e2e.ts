@@ -14,12 +14,16 @@
 // run, and the README's commands, are in stack.ts.
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
-import { cpus, loadavg } from 'node:os'
+import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { cpus, loadavg, tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { after, test } from 'node:test'
+import { ConfigSchema } from '../../lib/config.ts'
 import { eventually } from '../eventually.ts'
 import {
   CONTAINERS,
   CommandError,
+  commandLines,
   composeProjectOf,
   detectCompose,
   exists,
@@ -268,9 +272,16 @@ step('web runs as user node (uid 1000), every process of it', async () => {
   for (const line of uids) assert.match(line, /^\d+ 1000$/, `pid uid: ${line}`)
 })
 
-step('Redis requires the password (the healthcheck passes only with it)', async () => {
+step('Redis requires the password (the healthcheck passes only with it), which is on no command line', async () => {
   const { stdout } = await run('docker', ['exec', CONTAINERS.cache, 'redis-cli', 'ping'])
   assert.match(stdout, /NOAUTH/)
+  const password = env.REDIS_PASSWORD as string
+  for (const name of ALL) {
+    const [config] = JSON.parse((await run('docker', ['inspect', name])).stdout)
+    const command = JSON.stringify([config.Path, config.Args, config.Config.Cmd, config.Config.Entrypoint])
+    assert.ok(!command.includes(password), `not in docker inspect's command of ${name}`)
+    assert.ok(!(await commandLines(name)).includes(password), `not on the command line of a process in ${name}`)
+  }
 })
 
 const row = `e2e_${runId}`
@@ -369,13 +380,59 @@ step('down, then up: the row and the key are still there (named volumes)', async
   assert.deepEqual(await cachedValueOnceServed(), keyValue)
 })
 
-step('down -v, then up: the volumes are deleted, the data is gone, the seed users are back', async () => {
-  await compose(['down', '-v'], { timeoutMs: 120_000 })
-  for (const name of VOLUMES) assert.equal(await exists('volume', name), false, `${name} deleted`)
-  assert.equal(await exists('network', NETWORK), false, `${NETWORK} removed`)
-  const ms = await up()
-  figures.push(`time to healthy (after down -v): ${seconds(ms)}`)
-  assert.equal(await rowCount(), 0)
-  assert.equal((await getJson('/users')).body.total, 10)
-  assert.equal(await cachedValue(), undefined)
+// The passwords as Compose secrets from here on (files in a folder of mode 700),
+// when the app reads *_FILE variables; plain variables before.
+const SECRET_FILES = ['POSTGRES_PASSWORD_FILE', 'REDIS_PASSWORD_FILE'].every((name) => name in ConfigSchema.properties)
+let secretsDir = ''
+after(async () => {
+  if (secretsDir) await rm(secretsDir, { recursive: true, force: true })
 })
+
+async function useSecretFiles() {
+  secretsDir = await mkdtemp(join(tmpdir(), 'desafio3-secrets-'))
+  await chmod(secretsDir, 0o700)
+  const passwords = { postgres_password: secret(), redis_password: secret(), api_keys: '' }
+  for (const [name, value] of Object.entries(passwords)) {
+    await writeFile(join(secretsDir, name), value ? `${value}\n` : '')
+    // web reads them as user node (uid 1000); the folder keeps others out.
+    await chmod(join(secretsDir, name), 0o644)
+  }
+  Object.assign(env, {
+    SECRETS_DIR: secretsDir,
+    POSTGRES_PASSWORD: '',
+    POSTGRES_PASSWORD_FILE: '/run/secrets/postgres_password',
+    REDIS_PASSWORD: '',
+    REDIS_PASSWORD_FILE: '/run/secrets/redis_password',
+  })
+  return [passwords.postgres_password, passwords.redis_password]
+}
+
+step(
+  `down -v, then up${SECRET_FILES ? ' with the passwords as Compose secrets' : ''}: the volumes are deleted, the data is gone, the seed users are back`,
+  async () => {
+    await compose(['down', '-v'], { timeoutMs: 120_000 })
+    for (const name of VOLUMES) assert.equal(await exists('volume', name), false, `${name} deleted`)
+    assert.equal(await exists('network', NETWORK), false, `${NETWORK} removed`)
+    const passwords = SECRET_FILES ? await useSecretFiles() : []
+    const ms = await up()
+    figures.push(`time to healthy (after down -v${SECRET_FILES ? ', passwords as secrets' : ''}): ${seconds(ms)}`)
+    assert.equal(await rowCount(), 0)
+    assert.equal((await getJson('/users')).body.total, 10)
+    assert.equal(await cachedValue(), undefined)
+    if (!SECRET_FILES) return
+    // In force (Redis wants its password), and nowhere to be read.
+    assert.match((await run('docker', ['exec', CONTAINERS.cache, 'redis-cli', 'ping'])).stdout, /NOAUTH/)
+    const config = (await compose(['config'])).stdout
+    for (const name of ALL) {
+      const inspect = (await run('docker', ['inspect', name])).stdout
+      const processes = await commandLines(name)
+      const logs = await run('docker', ['logs', name])
+      for (const password of passwords) {
+        assert.ok(!inspect.includes(password), `a password is in docker inspect ${name}`)
+        assert.ok(!processes.includes(password), `a password is on a command line in ${name}`)
+        assert.ok(!(logs.stdout + logs.stderr).includes(password), `a password is in the log of ${name}`)
+        assert.ok(!config.includes(password), 'a password is in docker compose config')
+      }
+    }
+  },
+)

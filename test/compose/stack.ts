@@ -172,3 +172,10 @@ export const README = {
   psql: fromDoc('docs/operations.md', 'docker compose exec db psql -U postgres -d desafio3'),
   networkInspect: fromDoc('docs/operations.md', 'docker network inspect desafio3-network'),
 }
+
+/** The command line of every process in a container, one a line, read inside it from /proc (images have no ps). */
+export async function commandLines(container: string): Promise<string> {
+  const script = 'for p in /proc/[0-9]*; do tr "\\0" " " < "$p/cmdline"; echo; done 2>/dev/null'
+  const { stdout } = await run('docker', ['exec', container, 'sh', '-c', script], { timeoutMs: 30_000 })
+  return stdout
+}

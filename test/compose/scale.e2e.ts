@@ -1,0 +1,760 @@
+// `npm run test:compose:scale`: the scaled stack (compose.scale.yaml), end to
+// end: db, cache, web replicas and the load balancer (lb), under the Compose
+// project desafio3-scale-e2e, published on a free port of 127.0.0.1 (so it never
+// meets a stack someone else runs), with the passwords and the API key as
+// Compose secrets. Measures what docs/scaling.md promises: requests spread over
+// every replica, none lost when a replica is killed under GET load or stopped
+// under mixed load, never a 201 for a write that did not happen, one rate-limit
+// budget for all replicas, the balancer's request id in web's log, no stale
+// read across replicas, migrations applied once, load shed by an overloaded
+// replica and sent to the others, the balancer following `--scale`. Prints the
+// figures; always ends with `down -v`.
+//
+// Like stack.e2e.ts, one scenario whose steps build on each other: once a step
+// fails the rest are skipped. Helpers: stack.ts (commands, Compose, health)
+// and load.ts (HTTP load).
+import assert from 'node:assert/strict'
+import { randomBytes } from 'node:crypto'
+import { readdirSync } from 'node:fs'
+import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { cpus, loadavg, tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { after, test } from 'node:test'
+import { ConfigSchema } from '../../lib/config.ts'
+import { eventually } from '../eventually.ts'
+import { freePort } from '../ports.ts'
+import { closedLoop, type Outcome, openLoop, type RequestSpec, type RunResult, send, showTally, tally } from './load.ts'
+import { CommandError, commandLines, detectCompose, type RunOptions, run, waitHealthy } from './stack.ts'
+
+const PROJECT = 'desafio3-scale-e2e'
+const REPLICAS = 3
+const RATE_LIMIT = 50
+// Generous bounds: the machine's CPU is shared. The figures are printed.
+const HEALTHY_WITHIN_MS = 240_000
+const BUILD_WITHIN_MS = 20 * 60_000
+
+// What the app reads decides how far the test goes: the passwords and the key
+// from files (POSTGRES_PASSWORD_FILE ...), API keys, TRUST_PROXY, load shedding.
+const appReads = (name: string) => name in ConfigSchema.properties
+const SECRET_FILES = ['POSTGRES_PASSWORD_FILE', 'REDIS_PASSWORD_FILE', 'API_KEYS_FILE'].every(appReads)
+const API_KEYS = appReads('API_KEYS')
+const TRUST_PROXY = appReads('TRUST_PROXY')
+const SHEDS_LOAD = appReads('OVERLOAD_MAX_EVENT_LOOP_DELAY_MS')
+
+const runId = randomBytes(4).toString('hex')
+const secret = (bytes = 16) => randomBytes(bytes).toString('hex')
+const secrets = { postgres_password: secret(), redis_password: secret(), api_keys: [secret(), secret()] }
+const AUTH = { authorization: `Bearer ${secrets.api_keys[1]}` }
+
+let secretsDir = ''
+let env: NodeJS.ProcessEnv = {}
+let base = ''
+let composeCommand: string[] = []
+let failed = false
+let started = false
+const startedAt = Date.now()
+const figures: string[] = []
+const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`
+
+function compose(args: string[], options: RunOptions = {}) {
+  const [file, ...prefix] = composeCommand
+  return run(file, [...prefix, ...args], { env, timeoutMs: 180_000, ...options })
+}
+
+/** A step of the scenario; once one fails the rest are skipped (each builds on the one before). */
+function step(name: string, fn: () => Promise<void>, timeoutMs = 5 * 60_000) {
+  test(name, { timeout: timeoutMs }, async (t) => {
+    if (failed) return t.skip('an earlier step failed')
+    try {
+      await fn()
+    } catch (err) {
+      failed = true
+      await showState()
+      throw err
+    }
+  })
+}
+
+async function showState() {
+  if (!started) return
+  for (const args of [['ps'], ['logs', '--no-color', '--tail', '30']]) {
+    const output = await compose(args, { timeoutMs: 60_000 }).catch((err) =>
+      err instanceof CommandError ? err.result : { stdout: '', stderr: String(err) },
+    )
+    console.error(`--- ${composeCommand.join(' ')} ${args.join(' ')}\n${output.stdout}${output.stderr}`)
+  }
+}
+
+after(async () => {
+  if (started) await compose(['down', '-v', '--remove-orphans'], { timeoutMs: 180_000 }).catch(console.error)
+  if (secretsDir) await rm(secretsDir, { recursive: true, force: true })
+  figures.push(`scale e2e duration: ${seconds(Date.now() - startedAt)}`)
+  console.log(figures.map((line) => `# ${line}`).join('\n'))
+})
+
+// --- the stack's containers and logs -------------------------------------
+
+/** The containers of a service, by name (all: the stopped ones too). */
+async function containers(service: string, all = false): Promise<string[]> {
+  const { stdout } = await run('docker', [
+    'ps',
+    ...(all ? ['-a'] : []),
+    '--filter',
+    `label=com.docker.compose.project=${PROJECT}`,
+    '--filter',
+    `label=com.docker.compose.service=${service}`,
+    '--format',
+    '{{.Names}}',
+  ])
+  return stdout.split('\n').filter(Boolean).sort()
+}
+
+async function lb(): Promise<string> {
+  const [name] = await containers('lb')
+  assert.ok(name, 'lb runs')
+  return name
+}
+
+interface LogLine {
+  msg?: string
+  requestId?: string
+  req?: { method: string; url: string; remoteAddress?: string }
+  res?: { statusCode: number }
+  applied?: string[]
+  [key: string]: unknown
+}
+
+async function logLines(container: string): Promise<LogLine[]> {
+  const { stdout } = await run('docker', ['logs', container], { timeoutMs: 60_000 })
+  return stdout.split('\n').flatMap((line) => {
+    if (!line.startsWith('{')) return []
+    try {
+      return [JSON.parse(line) as LogLine]
+    } catch {
+      return []
+    }
+  })
+}
+
+/** Every completed request of every web container (stopped ones included): request id -> container and status. */
+async function servedBy(): Promise<Map<string, { replica: string; status: number; line: LogLine }[]>> {
+  const served = new Map<string, { replica: string; status: number; line: LogLine }[]>()
+  for (const replica of await containers('web', true)) {
+    for (const line of await logLines(replica)) {
+      if (!line.requestId || !line.res) continue
+      const entries = served.get(line.requestId) ?? []
+      entries.push({ replica, status: line.res.statusCode, line })
+      served.set(line.requestId, entries)
+    }
+  }
+  return served
+}
+
+/** Which replica answered each outcome (its request id in that replica's log), `?` when none logged it. */
+async function replicasOf(outcomes: Outcome[]): Promise<string[]> {
+  const served = await servedBy()
+  return outcomes.map((outcome) => {
+    const entries = served.get(String(outcome.headers['x-request-id'])) ?? []
+    // None: answered by a replica killed before its log line was written (web logs asynchronously).
+    return entries.find((entry) => entry.status === outcome.status)?.replica ?? entries.at(-1)?.replica ?? 'unlogged'
+  })
+}
+
+const shortName = (container: string) => container.replace(`${PROJECT}_`, '').replace(`${PROJECT}-`, '')
+
+/** Replicas in the balancer's rotation (backend web), from its last state-change log line. */
+async function inRotation(): Promise<number> {
+  const { stdout, stderr } = await run('docker', ['logs', await lb()], { timeoutMs: 60_000 })
+  const changes = [
+    ...`${stdout}\n${stderr}`.matchAll(/Server web\/web\d+ (?:is UP|is DOWN|is going DOWN)[^\n]*?(\d+) active/g),
+  ]
+  return changes.length ? Number(changes.at(-1)?.[1]) : 0
+}
+
+/** Waits until `replicas` web containers are healthy and all of them in the balancer's rotation. */
+async function waitInRotation(replicas: number, timeoutMs = HEALTHY_WITHIN_MS): Promise<number> {
+  const t0 = Date.now()
+  await eventually(
+    async () => assert.equal((await containers('web')).length, replicas, 'web containers running'),
+    timeoutMs,
+    250,
+  )
+  await waitHealthy(await containers('web'), timeoutMs - (Date.now() - t0))
+  await eventually(async () => assert.equal(await inRotation(), replicas, 'replicas in rotation'), timeoutMs, 250)
+  return Date.now() - t0
+}
+
+async function psql(sql: string): Promise<string[]> {
+  const [db] = await containers('db')
+  const { stdout } = await run('docker', ['exec', db, 'psql', '-U', 'postgres', '-d', 'desafio3', '-tAc', sql])
+  return stdout.split('\n').filter(Boolean)
+}
+
+// --- requests --------------------------------------------------------------
+
+let requestSeq = 0
+/** A request with an id of its own, so the replica that served it can be found in the logs. */
+function spec(method: RequestSpec['method'], path: string, body?: unknown): RequestSpec {
+  const headers: Record<string, string> = { 'x-request-id': `e2e-${runId}-${++requestSeq}` }
+  if (method !== 'GET') Object.assign(headers, AUTH)
+  return { method, path, headers, body }
+}
+
+async function get(path: string, headers: Record<string, string> = {}) {
+  return send(base, { method: 'GET', path, headers })
+}
+
+const failures = (outcomes: Outcome[]) => outcomes.filter((o) => o.status === 0 || o.status >= 500)
+const statuses = (outcomes: Outcome[]) =>
+  showTally(tally(outcomes.map((o) => `${o.spec.method} ${o.status || o.error}`)))
+function describeFailures(outcomes: Outcome[]): string {
+  return failures(outcomes)
+    .slice(0, 5)
+    .map((o) => `${o.spec.method} ${o.spec.path} at ${o.sentAt} ms: ${o.status || o.error} ${o.body.slice(0, 200)}`)
+    .join('\n')
+}
+
+/** Requests sent from the action's start to `windowMs` after it. */
+function duringAction(result: RunResult, windowMs = 3000): Outcome[] {
+  const [from] = result.actionAt ?? [0, 0]
+  return result.outcomes.filter((o) => o.sentAt >= from - 100 && o.sentAt <= from + windowMs)
+}
+
+/** fn over items, `concurrency` at a time, results in order. */
+async function inParallel<T, R>(items: T[], concurrency: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const results: R[] = []
+  let next = 0
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++
+      results[i] = await fn(items[i])
+    }
+  }
+  await Promise.all(Array.from({ length: concurrency }, worker))
+  return results
+}
+
+async function perReplica(outcomes: Outcome[]): Promise<Map<string, number>> {
+  return tally((await replicasOf(outcomes)).map(shortName))
+}
+
+// --- the scenario ---------------------------------------------------------
+
+step('Docker Compose is there; the secrets are files; a free port', async () => {
+  composeCommand = await detectCompose()
+  const { stdout } = await compose(['version'])
+  figures.push(
+    `compose: ${composeCommand.join(' ')} (${stdout.split('\n')[0].trim()})`,
+    `load average at the start: ${loadavg()
+      .map((load) => load.toFixed(1))
+      .join(', ')} (${cpus().length} CPUs)`,
+  )
+  secretsDir = await mkdtemp(join(tmpdir(), 'desafio3-secrets-'))
+  await chmod(secretsDir, 0o700)
+  for (const [name, value] of Object.entries(secrets)) {
+    const file = join(secretsDir, name)
+    await writeFile(file, `${Array.isArray(value) ? value.join('\n') : value}\n`)
+    // web reads them as user node (uid 1000); the folder keeps others out.
+    await chmod(file, 0o644)
+  }
+  const port = await freePort()
+  base = `http://127.0.0.1:${port}`
+  const passwords = SECRET_FILES
+    ? {
+        SECRETS_DIR: secretsDir,
+        POSTGRES_PASSWORD: '',
+        POSTGRES_PASSWORD_FILE: '/run/secrets/postgres_password',
+        REDIS_PASSWORD: '',
+        REDIS_PASSWORD_FILE: '/run/secrets/redis_password',
+        API_KEYS: '',
+        API_KEYS_FILE: '/run/secrets/api_keys',
+      }
+    : {
+        POSTGRES_PASSWORD: secrets.postgres_password,
+        REDIS_PASSWORD: secrets.redis_password,
+        ...(API_KEYS ? { API_KEYS: secrets.api_keys.join(',') } : {}),
+      }
+  env = {
+    ...process.env,
+    COMPOSE_PROJECT_NAME: PROJECT,
+    COMPOSE_FILE: 'compose.scale.yaml',
+    WEB_PORT: String(port),
+    POSTGRES_DB: 'desafio3',
+    POSTGRES_USER: 'postgres',
+    LOG_LEVEL: 'info',
+    RATE_LIMIT_MAX: String(RATE_LIMIT),
+    ...passwords,
+  }
+  figures.push(
+    SECRET_FILES
+      ? 'secrets: Compose secrets (files), read through POSTGRES_PASSWORD_FILE, REDIS_PASSWORD_FILE, API_KEYS_FILE'
+      : 'secrets: plain variables (this app version reads no *_FILE variable)',
+  )
+  started = true
+  // What an interrupted earlier run may have left.
+  await compose(['down', '-v', '--remove-orphans'])
+})
+
+step(
+  "web's image builds",
+  async () => {
+    const t0 = Date.now()
+    await compose(['build', 'web'], { timeoutMs: BUILD_WITHIN_MS })
+    figures.push(`build (cached layers after npm run test:compose): ${seconds(Date.now() - t0)}`)
+  },
+  BUILD_WITHIN_MS + 60_000,
+)
+
+step(
+  `up -d --scale web=${REPLICAS} on empty volumes: every replica healthy and in the balancer's rotation`,
+  async () => {
+    const t0 = Date.now()
+    await compose(['up', '-d', '--no-build', '--scale', `web=${REPLICAS}`], { timeoutMs: HEALTHY_WITHIN_MS })
+    await waitHealthy([...(await containers('db')), ...(await containers('cache'))], HEALTHY_WITHIN_MS)
+    await waitInRotation(REPLICAS)
+    const health = await get('/health')
+    assert.equal(health.status, 200, health.body)
+    figures.push(`replicas: ${REPLICAS}`, `time to healthy (first start, all in rotation): ${seconds(Date.now() - t0)}`)
+  },
+)
+
+step('lb is the only published service', async () => {
+  for (const service of ['db', 'cache', 'web', 'lb']) {
+    for (const name of await containers(service)) {
+      const { stdout } = await run('docker', ['port', name])
+      if (service === 'lb') assert.match(stdout, new RegExp(`:${new URL(base).port}\\b`), `${name} publishes WEB_PORT`)
+      else assert.equal(stdout.trim(), '', `${name} publishes no port`)
+    }
+  }
+})
+
+step(`${REPLICAS} replicas started at once on an empty database applied the migrations once`, async () => {
+  const files = readdirSync(new URL('../../sql/', import.meta.url)).filter((name) => name.endsWith('.sql'))
+  const rows = await psql('SELECT name FROM pgmigrations ORDER BY id')
+  assert.deepEqual(rows, files.map((name) => name.replace(/\.sql$/, '')).sort(), 'one row per migration, once each')
+  const outcomes: string[] = []
+  for (const replica of await containers('web')) {
+    for (const line of await logLines(replica)) {
+      if (line.msg === 'migrations applied') outcomes.push(`${shortName(replica)} applied ${line.applied?.length}`)
+      if (line.msg === 'schema up to date') outcomes.push(`${shortName(replica)} found it up to date`)
+    }
+  }
+  const applied = outcomes.filter((outcome) => outcome.includes('applied'))
+  assert.equal(applied.length, 1, `one replica applied them: ${outcomes.join(', ')}`)
+  assert.equal(outcomes.length, REPLICAS, `each replica logged its outcome once: ${outcomes.join(', ')}`)
+  assert.equal((await psql('SELECT count(*) FROM users'))[0], '10', 'the 10 seed users, once')
+  figures.push(`migrations: ${rows.length} rows in pgmigrations; ${outcomes.join(', ')}`)
+})
+
+step(
+  `RATE_LIMIT_MAX=${RATE_LIMIT} with ${REPLICAS} replicas: one client's first 429 comes after ${RATE_LIMIT} requests in all`,
+  async () => {
+    const outcomes: Outcome[] = []
+    for (let i = 0; i < RATE_LIMIT + 10; i++) {
+      // Every other request claims another client address: lb drops the header.
+      const headers: Record<string, string> = i % 2 ? { 'x-forwarded-for': `203.0.113.${i}` } : {}
+      outcomes.push(await send(base, { ...spec('GET', '/'), headers: { ...spec('GET', '/').headers, ...headers } }))
+    }
+    const first429 = outcomes.findIndex((o) => o.status === 429)
+    assert.equal(first429, RATE_LIMIT, `first 429 at request ${first429 + 1}: ${statuses(outcomes)}`)
+    assert.ok(
+      outcomes.slice(RATE_LIMIT).every((o) => o.status === 429),
+      'and every request after it',
+    )
+    assert.ok(outcomes[RATE_LIMIT].headers['retry-after'], 'the 429 says when to retry')
+    const spread = await perReplica(outcomes.slice(0, RATE_LIMIT))
+    assert.equal(spread.size, REPLICAS, `the ${RATE_LIMIT} were served by every replica: ${showTally(spread)}`)
+    figures.push(
+      `rate limit: first 429 at request ${first429 + 1}; the ${RATE_LIMIT} before it per replica: ${showTally(spread)}`,
+    )
+    if (TRUST_PROXY) {
+      // web counted them under the client's address as lb saw it, not lb's own.
+      const served = await servedBy()
+      const addresses = tally(
+        outcomes.map((o) => served.get(String(o.headers['x-request-id']))?.[0]?.line.req?.remoteAddress ?? '?'),
+      )
+      const { stdout } = await run('docker', [
+        'inspect',
+        '-f',
+        '{{range .NetworkSettings.Networks}}{{.IPAddress}} {{end}}',
+        await lb(),
+      ])
+      const lbAddress = stdout.trim()
+      assert.equal(addresses.size, 1, `one client address: ${showTally(addresses)}`)
+      assert.ok(!addresses.has(lbAddress), `not lb's own address (${lbAddress}): ${showTally(addresses)}`)
+      assert.ok(![...addresses.keys()].some((a) => a.startsWith('203.0.113.')), 'no address a client claimed')
+      figures.push(
+        `rate limit key (web's remoteAddress behind lb, TRUST_PROXY): ${[...addresses.keys()][0]}; lb is ${lbAddress}`,
+      )
+    }
+  },
+)
+
+step('with rate limiting off for the load runs (RATE_LIMIT_MAX=0), the replicas are replaced', async () => {
+  env.RATE_LIMIT_MAX = '0'
+  const t0 = Date.now()
+  await compose(['up', '-d', '--no-build', '--scale', `web=${REPLICAS}`], { timeoutMs: HEALTHY_WITHIN_MS })
+  await waitInRotation(REPLICAS)
+  figures.push(`time to healthy (web replaced with new settings): ${seconds(Date.now() - t0)}`)
+})
+
+step("the request id: the client's when safe, else the balancer's; the same in web's log and in lb's", async () => {
+  const given = `e2e-${runId}-given`
+  const cases: { name: string; headers: Record<string, string>; expect: (id: string) => boolean }[] = [
+    { name: 'a safe id', headers: { 'x-request-id': given }, expect: (id: string) => id === given },
+    { name: 'no id', headers: {}, expect: (id: string) => /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-/.test(id) },
+    {
+      name: 'an unsafe id',
+      headers: { 'x-request-id': 'not safe"\\' },
+      expect: (id: string) => /^[0-9a-f-]{36}$/.test(id),
+    },
+  ]
+  const ids: string[] = []
+  for (const { name, headers, expect } of cases) {
+    const res = await get('/health', headers)
+    assert.equal(res.status, 200)
+    const id = String(res.headers['x-request-id'])
+    assert.ok(expect(id), `${name}: answered with x-request-id ${id}`)
+    ids.push(id)
+  }
+  await eventually(
+    async () => {
+      const served = await servedBy()
+      const { stdout } = await run('docker', ['logs', await lb()])
+      for (const id of ids) {
+        assert.equal(served.get(id)?.length, 1, `${id} is in exactly one replica's log`)
+        assert.ok(stdout.includes(`{${id}}`), `${id} is in lb's log`)
+      }
+    },
+    10_000,
+    500,
+  )
+})
+
+step('requests spread over every replica', async () => {
+  const outcomes: Outcome[] = []
+  for (let i = 0; i < 20 * REPLICAS; i++) outcomes.push(await send(base, spec('GET', '/users?limit=5')))
+  assert.deepEqual(failures(outcomes), [])
+  const spread = await perReplica(outcomes)
+  assert.equal(spread.size, REPLICAS, showTally(spread))
+  for (const [replica, count] of spread) assert.ok(count >= 10, `${replica} served ${count} of ${outcomes.length}`)
+  figures.push(`requests per replica (${outcomes.length} sequential GET /users): ${showTally(spread)}`)
+})
+
+if (API_KEYS) {
+  step('writes need the API key: 401 without it, through the balancer', async () => {
+    const res = await send(base, { method: 'POST', path: '/cache', body: { key: `e2e:${runId}:nokey`, value: 1 } })
+    assert.equal(res.status, 401, res.body)
+    assert.match(String(res.headers['www-authenticate']), /^Bearer/)
+  })
+}
+
+step('nothing secret in docker inspect, docker compose config, a command line or a log', async () => {
+  const values = [secrets.postgres_password, secrets.redis_password, ...secrets.api_keys]
+  const all = (await Promise.all(['db', 'cache', 'web', 'lb'].map((service) => containers(service)))).flat()
+  assert.equal(all.length, REPLICAS + 3)
+  const checked: string[] = []
+  for (const name of all) {
+    const inspect = (await run('docker', ['inspect', name])).stdout
+    // The command lines of every process in the container, read inside it.
+    const ps = await commandLines(name)
+    assert.ok(ps.trim(), `${name}: its processes were listed`)
+    const top = (await run('docker', ['top', name, '-eo', 'pid,args'])).stdout
+    const logs = await run('docker', ['logs', name])
+    for (const [where, text] of [
+      ['ps', ps],
+      ['docker top', top],
+      ['logs', logs.stdout + logs.stderr],
+    ] as const) {
+      for (const value of values) assert.ok(!text.includes(value), `a secret is in ${where} of ${name}`)
+    }
+    if (SECRET_FILES) {
+      for (const value of values) assert.ok(!inspect.includes(value), `a secret is in docker inspect ${name}`)
+    } else {
+      // Plain variables are environment variables, which inspect shows; never
+      // the command line (Redis's password was on it once).
+      const [config] = JSON.parse(inspect)
+      const commandLine = JSON.stringify([config.Path, config.Args, config.Config.Cmd, config.Config.Entrypoint])
+      for (const value of values) assert.ok(!commandLine.includes(value), `a secret is on ${name}'s command line`)
+    }
+    checked.push(shortName(name))
+  }
+  if (SECRET_FILES) {
+    const { stdout } = await compose(['config'])
+    for (const value of values) assert.ok(!stdout.includes(value), 'a secret is in docker compose config')
+    // Each container mounts the secrets it reads, and no other.
+    const mounts = async (name: string) =>
+      (await run('docker', ['inspect', '-f', '{{range .Mounts}}{{.Destination}} {{end}}', name])).stdout
+        .split(' ')
+        .filter((path) => path.startsWith('/run/secrets/'))
+        .sort()
+    const [db] = await containers('db')
+    const [cache] = await containers('cache')
+    const [web] = await containers('web')
+    assert.deepEqual(await mounts(db), ['/run/secrets/postgres_password'])
+    assert.deepEqual(await mounts(cache), ['/run/secrets/redis_password'])
+    assert.deepEqual(await mounts(web), [
+      '/run/secrets/api_keys',
+      '/run/secrets/postgres_password',
+      '/run/secrets/redis_password',
+    ])
+    assert.deepEqual(await mounts(await lb()), [])
+  }
+  // And the secrets are in force: Redis wants its password.
+  const [cache] = await containers('cache')
+  assert.match((await run('docker', ['exec', cache, 'redis-cli', 'ping'])).stdout, /NOAUTH/)
+  figures.push(`secrets checked in docker inspect, ps, docker top and logs of: ${checked.join(', ')}`)
+})
+
+step('a user changed through one replica is never read stale through another (x-cache hits included)', async () => {
+  const created = await send(
+    base,
+    spec('POST', '/users', {
+      username: `e2e_${runId}`,
+      email: `e2e_${runId}@example.com`,
+      full_name: 'E2E Consistency',
+    }),
+  )
+  assert.equal(created.status, 201, created.body)
+  const { id } = JSON.parse(created.body) as { id: number }
+  const reads: Outcome[] = []
+  let stale = 0
+  for (let round = 1; round <= 15; round++) {
+    // Fill every replica's path to the cache with the current version first.
+    for (let i = 0; i < REPLICAS; i++) reads.push(await send(base, spec('GET', `/users/${id}`)))
+    const department = `D${round}`
+    const patched = await send(base, spec('PATCH', `/users/${id}`, { department }))
+    assert.equal(patched.status, 200, patched.body)
+    for (let i = 0; i < 2 * REPLICAS; i++) {
+      const read = await send(base, spec('GET', `/users/${id}`))
+      reads.push(read)
+      assert.equal(read.status, 200, read.body)
+      if ((JSON.parse(read.body) as { department: string }).department !== department) stale++
+    }
+  }
+  const cache = tally(reads.map((read) => String(read.headers['x-cache'])))
+  const spread = await perReplica(reads)
+  assert.equal(stale, 0, 'stale reads')
+  assert.ok((cache.get('hit') ?? 0) > 0, `some reads came from the cache: ${showTally(cache)}`)
+  assert.equal(spread.size, REPLICAS, `reads went to every replica: ${showTally(spread)}`)
+  figures.push(
+    `consistency: ${reads.length} reads around 15 changes, 0 stale; x-cache ${showTally(cache)}; per replica ${showTally(spread)}`,
+  )
+})
+
+/** Starts a stopped or killed replica again and measures the time until it is back in the rotation. */
+async function bringBack(victim: string): Promise<number> {
+  const t0 = Date.now()
+  await run('docker', ['start', victim])
+  await waitInRotation(REPLICAS)
+  return Date.now() - t0
+}
+
+step('a replica killed (docker kill) in the middle of a GET load run: 0 failed requests', async () => {
+  const [victim] = await containers('web')
+  const result = await closedLoop({
+    baseUrl: base,
+    durationMs: 6000,
+    concurrency: 8,
+    next: (i) => spec('GET', i % 2 ? '/users?limit=5' : '/'),
+    during: { atMs: 2500, action: () => run('docker', ['kill', victim]) },
+  })
+  const during = duringAction(result)
+  const spread = await perReplica(result.outcomes)
+  figures.push(
+    `kill under GET load: ${result.outcomes.length} requests in ${seconds(result.elapsedMs)}, ${failures(result.outcomes).length} failed; ` +
+      `in the 3 s from the kill: ${during.length} requests, ${failures(during).length} failed; per replica ${showTally(spread)}`,
+  )
+  assert.equal(failures(result.outcomes).length, 0, describeFailures(result.outcomes))
+  assert.ok(
+    result.outcomes.every((o) => o.status === 200),
+    statuses(result.outcomes),
+  )
+  assert.ok(during.length > 0, 'requests were sent after the kill')
+  figures.push(`time to healthy (killed replica started again, back in rotation): ${seconds(await bringBack(victim))}`)
+})
+
+step('a replica stopped (docker stop) during mixed load, GET and POST: 0 failed requests of any method', async () => {
+  const [, victim] = await containers('web')
+  const keys: string[] = []
+  const result = await closedLoop({
+    baseUrl: base,
+    durationMs: 6000,
+    concurrency: 8,
+    next: (i) => {
+      if (i % 3 === 0) return spec('GET', '/users/1')
+      if (i % 3 === 1) return spec('GET', `/cache/${encodeURIComponent(keys.at(-1) ?? 'absent')}`)
+      const key = `e2e:${runId}:stop:${i}`
+      keys.push(key)
+      return spec('POST', '/cache', { key, value: { i }, ttl: 600 })
+    },
+    during: { atMs: 2500, action: () => run('docker', ['stop', victim]) },
+  })
+  const during = duringAction(result)
+  figures.push(
+    `stop under mixed load: ${statuses(result.outcomes)}; in the 3 s from the stop: ${during.length} requests, ` +
+      `${failures(during).length} failed; the stop took ${seconds((result.actionAt?.[1] ?? 0) - (result.actionAt?.[0] ?? 0))}`,
+  )
+  assert.equal(failures(result.outcomes).length, 0, describeFailures(result.outcomes))
+  const writes = result.outcomes.filter((o) => o.spec.method === 'POST')
+  assert.ok(
+    writes.every((o) => o.status === 201),
+    statuses(writes),
+  )
+  // Every 201 is a value that is there.
+  const reads = await inParallel(writes, 8, (write) =>
+    get(`/cache/${encodeURIComponent((write.spec.body as { key: string }).key)}`),
+  )
+  const missing = reads.filter((read) => read.status !== 200).length
+  assert.equal(missing, 0, `${missing} of ${writes.length} stored values are missing`)
+  figures.push(`time to healthy (stopped replica started again, back in rotation): ${seconds(await bringBack(victim))}`)
+})
+
+step('a POST in flight on a killed replica fails with a 5xx, never a 201 for a write that did not happen', async () => {
+  const [, , victim] = await containers('web')
+  const result = await closedLoop({
+    baseUrl: base,
+    durationMs: 6000,
+    concurrency: 16,
+    next: (i) =>
+      spec('POST', '/users', {
+        username: `e2e_${runId}_k${i}`,
+        email: `e2e_${runId}_k${i}@example.com`,
+        full_name: 'E2E Kill',
+      }),
+    during: { atMs: 2000, action: () => run('docker', ['kill', victim]) },
+  })
+  const created = result.outcomes.filter((o) => o.status === 201)
+  const failed = result.outcomes.filter((o) => o.status !== 201)
+  // What a client may get instead of a 201: lb's 502 (503, 504), or, when the
+  // request was not the first on its kept-alive connection, that connection
+  // closed without an answer (HAProxy's rule: the client must decide whether
+  // to retry). Both are errors; no 409 either (no write was sent twice).
+  const unanswered = (o: Outcome) => o.status === 0 && o.error === 'ECONNRESET'
+  assert.ok(
+    failed.every((o) => (o.status >= 502 && o.status <= 504) || unanswered(o)),
+    `only 201, 502-504 or no answer: ${statuses(result.outcomes)}`,
+  )
+  const prefix = `e2e_${runId}_k`
+  const rows = new Set(await psql(`SELECT username FROM users WHERE username LIKE '${prefix}%'`))
+  const missing = created.filter((o) => !rows.has((o.spec.body as { username: string }).username))
+  assert.equal(missing.length, 0, `${missing.length} of ${created.length} 201s have no row`)
+  const doneAnyway = failed.filter((o) => rows.has((o.spec.body as { username: string }).username)).length
+  assert.equal(rows.size, created.length + doneAnyway, 'no other row')
+  figures.push(
+    `POSTs with a replica killed: ${statuses(result.outcomes)}; every 201 has its row; of the ${failed.length} ` +
+      `failed, ${doneAnyway} had been written when the replica died (a failure means "not known", never "done")`,
+  )
+  figures.push(`time to healthy (killed replica started again, back in rotation): ${seconds(await bringBack(victim))}`)
+})
+
+/** After `docker unpause`: Docker marked the paused replicas unhealthy (their checks timed out) until the next check passes. */
+async function backFromPause() {
+  await eventually(() => waitInRotation(REPLICAS, 10_000), 60_000, 1000)
+}
+
+if (SHEDS_LOAD) {
+  step(
+    'overload: a replica past its capacity sheds (503 + Retry-After); the balancer sends the load to the others',
+    async () => {
+      const [slow, ...others] = await containers('web')
+      // A replica with a tenth of a core (a noisy neighbour): its capacity is far below the others'.
+      await run('docker', ['update', '--cpus', '0.1', slow])
+      try {
+        // Alone in the rotation (the others paused): its saturation, closed loop.
+        for (const name of others) await run('docker', ['pause', name])
+        await eventually(async () => assert.equal(await inRotation(), 1), 60_000, 250)
+        const alone = await closedLoop({
+          baseUrl: base,
+          durationMs: 5000,
+          concurrency: 64,
+          next: () => spec('GET', '/'),
+        })
+        const served = alone.outcomes.filter((o) => o.status === 200).length
+        const saturation = Math.max(20, Math.round(served / (alone.elapsedMs / 1000)))
+        // Twice that, open loop, still alone (back in the rotation if its checks were late): it must shed.
+        await eventually(async () => assert.equal(await inRotation(), 1), 60_000, 250)
+        const overloaded = await openLoop({
+          baseUrl: base,
+          durationMs: 6000,
+          ratePerSecond: 2 * saturation,
+          maxInFlight: 1024,
+          next: () => spec('GET', '/'),
+        })
+        for (const name of others) await run('docker', ['unpause', name])
+        await backFromPause()
+        // web's own 503s (OVERLOADED, with Retry-After); lb answers 503 too once its checks, which wait in the same queue, time out.
+        const shedBy = (o: Outcome) => o.status === 503 && o.headers['retry-after'] && o.body.includes('"OVERLOADED"')
+        const shed = overloaded.outcomes.filter(shedBy)
+        figures.push(
+          `overload, the slow replica (0.1 CPU) alone: saturation ${saturation} req/s; at ${2 * saturation} req/s ` +
+            `the client saw ${statuses(overloaded.outcomes)} (${shed.length} shed with Retry-After` +
+            `${overloaded.skipped ? `; ${overloaded.skipped} not sent, 1024 in flight` : ''})`,
+        )
+        // The same rate with the others in the rotation.
+        const shared = await openLoop({
+          baseUrl: base,
+          durationMs: 6000,
+          ratePerSecond: 2 * saturation,
+          next: () => spec('GET', '/'),
+        })
+        const spread = await perReplica(shared.outcomes)
+        // Requests the slow one shed that lb then had served by another replica.
+        const log = await servedBy()
+        const rerouted = shared.outcomes.filter((o) => {
+          const entries = log.get(String(o.headers['x-request-id'])) ?? []
+          return entries.some((e) => e.replica === slow && e.status === 503) && entries.some((e) => e.status === 200)
+        }).length
+        figures.push(
+          `overload, the same ${2 * saturation} req/s with all ${REPLICAS} replicas: the client saw ${statuses(shared.outcomes)}; ` +
+            `per replica ${showTally(spread)}; ${rerouted} shed by the slow one and served by another`,
+        )
+        assert.ok(shed.length > 0, 'the slow replica shed load when alone past its capacity')
+        assert.equal(
+          failures(shared.outcomes).length,
+          0,
+          `with the others: no failure (${describeFailures(shared.outcomes)})`,
+        )
+        // The slow one got no more than it can do; the others took the rest.
+        const slowCount = spread.get(shortName(slow)) ?? 0
+        assert.ok(
+          slowCount / (shared.elapsedMs / 1000) < saturation,
+          `the slow replica was not given more than its ${saturation} req/s: ${showTally(spread)}`,
+        )
+      } finally {
+        await run('docker', ['unpause', ...others]).catch(() => undefined)
+        await run('docker', ['update', '--cpus', String(cpus().length), slow]).catch(() => undefined)
+      }
+    },
+  )
+}
+
+step('--scale web=5, then back to 3: the balancer follows, losing no request', async () => {
+  const t0 = Date.now()
+  await compose(['up', '-d', '--no-build', '--scale', 'web=5'], { timeoutMs: HEALTHY_WITHIN_MS })
+  await waitInRotation(5)
+  figures.push(`time to healthy (--scale web=5: the new replicas in rotation): ${seconds(Date.now() - t0)}`)
+  const five: Outcome[] = []
+  for (let i = 0; i < 50; i++) five.push(await send(base, spec('GET', '/')))
+  const spreadFive = await perReplica(five)
+  assert.equal(spreadFive.size, 5, `5 replicas served: ${showTally(spreadFive)}`)
+  const result = await closedLoop({
+    baseUrl: base,
+    durationMs: 6000,
+    concurrency: 8,
+    next: (i) => spec('GET', i % 2 ? '/users?limit=5' : '/'),
+    during: {
+      atMs: 1000,
+      action: () => compose(['up', '-d', '--no-build', '--scale', `web=${REPLICAS}`], { timeoutMs: HEALTHY_WITHIN_MS }),
+    },
+  })
+  await waitInRotation(REPLICAS)
+  const three: Outcome[] = []
+  for (let i = 0; i < 30; i++) three.push(await send(base, spec('GET', '/')))
+  const spreadThree = await perReplica(three)
+  figures.push(
+    `scale 5 -> 3 under GET load: ${statuses(result.outcomes)}; 50 requests at 5: ${showTally(spreadFive)}; 30 at 3: ${showTally(spreadThree)}`,
+  )
+  assert.equal(failures(result.outcomes).length, 0, describeFailures(result.outcomes))
+  assert.equal(spreadThree.size, REPLICAS, showTally(spreadThree))
+})
