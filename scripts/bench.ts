@@ -6,11 +6,15 @@
 // constant body of the same size). Writes BENCHMARKS.md.
 //   --costs      instead: where each route's CPU time goes (a CPU profile of the
 //                app per route), and what switching a feature off gains
+//   --before     with --costs: write the part for an older version, kept for
+//                comparison (`cd ../old && node ../desafio3/scripts/bench.ts
+//                --costs --before --output ../desafio3/BENCHMARKS.md`)
 //   --soak <s>   instead: mixed traffic for that long, sampling the app's RSS
 //   --client wrk use wrk (Debian's package) instead of autocannon
 // Other options: --duration <s> (per run, 3), --rounds <n> (3), --warmup <s>
 // (1), --connections <n> (32). Postgres and Redis: DATABASE_URL and REDIS_URL
 // when both are set, else containers.
+import { execFileSync } from 'node:child_process'
 import { mkdtempSync, readdirSync, readFileSync } from 'node:fs'
 import { availableParallelism, cpus, tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -33,6 +37,7 @@ const { values: options } = parseArgs({
     connections: { type: 'string', default: '32' },
     client: { type: 'string', default: 'autocannon' },
     costs: { type: 'boolean', default: false },
+    before: { type: 'boolean', default: false },
     soak: { type: 'string' },
     output: { type: 'string', default: 'BENCHMARKS.md' },
   },
@@ -115,6 +120,8 @@ async function startSameWork(backends: Services): Promise<Server> {
   return { ...started, url: (endpoint) => `http://127.0.0.1:${port}${endpoint.path}` }
 }
 
+const gitCommit = () => execFileSync('git', ['rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).trim()
+
 const slug = (name: string) => name.replace(/[^a-z]+/gi, '-').toLowerCase()
 
 async function startConstantBody(sizes: Map<string, number>): Promise<Server> {
@@ -125,6 +132,7 @@ async function startConstantBody(sizes: Map<string, number>): Promise<Server> {
     { PATH: process.env.PATH, NODE_ENV: 'production' },
     port,
     `/ceiling/${routes[0].split('=')[0]}`,
+    'discarded',
   )
   return { ...started, url: (endpoint) => `http://127.0.0.1:${port}/ceiling/${slug(endpoint.name)}` }
 }
@@ -207,6 +215,7 @@ async function bench(backends: Services) {
       String(pairs.reduce((sum, pair) => sum + pair.app.errors, 0)),
       String(Math.round(sizes.get(endpoint.name) ?? 0)),
       median(pairs.map((pair) => pair.sameWork.requestsPerSecond)).toFixed(0),
+      median(pairs.map((pair) => pair.sameWork.p99)).toFixed(1),
       ratio('sameWork'),
       median(pairs.map((pair) => pair.constant.requestsPerSecond)).toFixed(0),
       ratio('constant'),
@@ -221,6 +230,7 @@ async function bench(backends: Services) {
       'errors',
       'bytes/resp',
       'same-work req/s',
+      'same-work p99 ms',
       'to same-work',
       'constant-body req/s',
       'to constant-body',
@@ -320,8 +330,9 @@ async function costs(backends: Services) {
   await stopProcess(app.process)
   const switchTable = markdownTable(['req/s gained with it off', ...present.map((endpoint) => endpoint.name)], rows)
 
+  const version = options.before ? `of an older version (commit ${gitCommit()}) ` : ''
   const body = [
-    `The last \`npm run bench -- --costs\` (${new Date().toISOString().slice(0, 10)}), every feature on. Where each`,
+    `The last \`npm run bench -- --costs\` ${version}(${new Date().toISOString().slice(0, 10)}), every feature on. Where each`,
     "route's CPU time goes: a CPU profile of the app (`node --cpu-prof`) during one run per route, its samples put",
     "into buckets by the code they were in (a function's own time; idle time left out), in µs of CPU per request.",
     'The profiler itself adds a little to every bucket. `redis client` and `postgres client` serve the route and the',
@@ -334,7 +345,7 @@ async function costs(backends: Services) {
     switchTable,
   ].join('\n')
   console.log(`\n${body}\n`)
-  writePart(options.output, '## Feature costs', body)
+  writePart(options.output, options.before ? '## Feature costs before' : '## Feature costs', body)
 }
 
 async function soak(backends: Services, seconds: number) {

@@ -1,6 +1,7 @@
-// The constant-body ceiling: a bare Fastify
-// server, configured like the app's (production, info-level request logs), whose
-// routes answer constant JSON bodies of the sizes the real endpoints answer.
+// The constant-body ceiling (the one BENCHMARKS.md has had from the start): a
+// bare Fastify server, configured like the app's (production, info-level request
+// logs, to /dev/null), whose routes answer constant JSON bodies of the sizes the
+// real endpoints answer.
 // Usage: node scripts/bench/constant-body.ts <port> <name=bytes>...
 import Fastify from 'fastify'
 

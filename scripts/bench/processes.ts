@@ -1,7 +1,9 @@
 // Child processes of the bench: started, probed until they answer, stopped;
 // all killed when the bench exits, whatever happens. A server's log (its
 // stdout) goes through a pipe to `wc -c`, as a container's goes through a pipe
-// to Docker: writing it costs what it costs in production, and its size is known.
+// to Docker: writing it costs what it costs in production, and its size is
+// known. Or, with `log: 'discarded'`, to /dev/null (the constant-body ceiling,
+// measured that way since it exists).
 import { type ChildProcess, spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { readFileSync } from 'node:fs'
@@ -23,7 +25,14 @@ export async function startProcess(
   env: NodeJS.ProcessEnv,
   port: number,
   probePath = '/health/live',
+  log: 'counted' | 'discarded' = 'counted',
 ): Promise<Started> {
+  if (log === 'discarded') {
+    const child = spawn(process.execPath, args, { env, stdio: ['ignore', 'ignore', 'inherit'] })
+    children.push(child)
+    await answering(child, args, port, probePath)
+    return { process: child, logBytes: Promise.resolve(0) }
+  }
   const counter = spawn('wc', ['-c'], { stdio: ['pipe', 'pipe', 'inherit'] })
   let counted = ''
   counter.stdout.on('data', (chunk) => {
@@ -33,11 +42,16 @@ export async function startProcess(
   const child = spawn(process.execPath, args, { env, stdio: ['ignore', counter.stdin, 'inherit'] })
   counter.stdin.destroy()
   children.push(child)
+  await answering(child, args, port, probePath)
+  return { process: child, logBytes }
+}
+
+async function answering(child: ChildProcess, args: string[], port: number, probePath: string) {
   for (const deadline = Date.now() + 30_000; ; ) {
     if (child.exitCode !== null) throw new Error(`${args.join(' ')} exited with ${child.exitCode}`)
     try {
       await fetch(`http://127.0.0.1:${port}${probePath}`)
-      return { process: child, logBytes }
+      return
     } catch {
       if (Date.now() > deadline) throw new Error(`${args.join(' ')} did not start`)
       await new Promise((resolve) => setTimeout(resolve, 100))

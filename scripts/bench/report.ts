@@ -1,19 +1,19 @@
 // BENCHMARKS.md: parts under their headings (the bench's table first, then
-// `## Feature costs` and `## Memory`); each kind of run rewrites its own part
-// and keeps the others.
+// `## Feature costs`, the costs of an older version measured by this bench for
+// comparison, and `## Memory`); each kind of run rewrites its own part and
+// keeps the others.
 import { readFileSync, writeFileSync } from 'node:fs'
 
-const PARTS = ['# Benchmarks', '## Feature costs', '## Memory'] as const
+const PARTS = ['# Benchmarks', '## Feature costs', '## Feature costs before', '## Memory'] as const
 export type Part = (typeof PARTS)[number]
 
-/** A Markdown table with aligned columns (as the formatter writes it): text left, numbers right. */
+/** A Markdown table with aligned columns (as the formatter writes it): text left, numbers (and their titles) right. */
 export function markdownTable(header: string[], rows: string[][]): string {
   const widths = header.map((title, i) => Math.max(3, title.length, ...rows.map((row) => row[i].length)))
   const line = (cells: string[]) =>
     `| ${cells.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]) : cell.padStart(widths[i]))).join(' | ')} |`
   const rule = `| ${widths.map((width, i) => (i === 0 ? '-'.repeat(width) : `${'-'.repeat(width - 1)}:`)).join(' | ')} |`
-  const title = `| ${header.map((cell, i) => cell.padEnd(widths[i])).join(' | ')} |`
-  return [title, rule, ...rows.map(line)].join('\n')
+  return [line(header), rule, ...rows.map(line)].join('\n')
 }
 
 function readParts(file: string): Map<Part, string> {
