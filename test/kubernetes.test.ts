@@ -465,7 +465,7 @@ t.test('the Secret holds clearly marked placeholders, and nothing else', async (
   t.equal(secret.data, undefined, 'stringData only: readable as the placeholders it holds')
   t.equal(secret.type, 'Opaque')
   const values = Object.entries(secret.stringData ?? {})
-  t.same(values.map(([key]) => key).sort(), ['POSTGRES_PASSWORD', 'REDIS_PASSWORD'])
+  t.same(values.map(([key]) => key).sort(), ['API_KEYS', 'POSTGRES_PASSWORD', 'REDIS_PASSWORD'])
   for (const [key, value] of values) t.match(value, /^REPLACE-ME-/, `${key} is marked for replacement`)
   t.match(readFileSync(join(KUBERNETES, 'base/secret.yaml'), 'utf8'), /^# PLACEHOLDERS: replace/m, 'and says so on top')
 })
