@@ -5,7 +5,6 @@ import pg from 'pg'
 import tap, { type Test } from 'tap'
 import { type Config, loadConfig } from '../lib/config.ts'
 import { buildServer } from '../src/build.ts'
-import { postgresContainer, redisContainer } from './containers.ts'
 
 export { freePort } from './ports.ts'
 
@@ -37,6 +36,8 @@ async function startServices(): Promise<Services> {
 
 async function postgresServerUrl(): Promise<string> {
   if (process.env.DATABASE_URL) return process.env.DATABASE_URL
+  // testcontainers takes half a second of CPU to import: only when it is used.
+  const { postgresContainer } = await import('./containers.ts')
   const container = await postgresContainer().start()
   tap.teardown(() => container.stop())
   return container.getConnectionUri()
@@ -44,6 +45,7 @@ async function postgresServerUrl(): Promise<string> {
 
 async function redisServerUrl(): Promise<string> {
   if (process.env.REDIS_URL) return process.env.REDIS_URL
+  const { redisContainer } = await import('./containers.ts')
   const container = await redisContainer().start()
   tap.teardown(() => container.stop())
   return container.getConnectionUrl()

@@ -5,6 +5,10 @@ import t from 'tap'
 import { eventually } from './eventually.ts'
 import { SCRIPT, startServer } from './server-process.ts'
 
+// Each test starts a server process of its own (own port, own key prefix) and
+// spends most of its time waiting for it: three at a time.
+t.jobs = 3
+
 t.test('the server process serves HTTP and logs JSON lines', async (t) => {
   const server = await startServer(t)
   const res = await fetch(`${server.baseUrl}/health`, { headers: { 'x-request-id': 'json-log-1' } })

@@ -11,10 +11,11 @@ t.test('the app starts with Redis unreachable, answers 503 for the cache, and he
   const started = Date.now()
   const app = await build(t, { REDIS_URL: `redis://127.0.0.1:${port}` })
   // The start waits REDIS_COMMAND_TIMEOUT_MS (3 s in the tests) for Redis, then goes on
-  // without it; the rest is the start itself, slower with four test files at once on
-  // two shared cores (3.2-3.8 s measured alone, over 5 s in full runs).
+  // without it; the rest is the start itself (a fresh database's migrations included):
+  // 3.2-3.8 s alone, up to 9.3 s with six test files at once on two cores. Waiting for
+  // Redis would not end before it starts, below.
   const startMs = Date.now() - started
-  t.ok(startMs < 8000, `ready without Redis (${startMs} ms), not waiting for it`)
+  t.ok(startMs < 20_000, `ready without Redis (${startMs} ms), not waiting for it`)
 
   t.equal((await app.inject({ method: 'GET', url: '/users' })).statusCode, 200, 'routes without Redis still work')
   t.equal((await app.inject({ method: 'GET', url: '/cache/k' })).statusCode, 503)
