@@ -5,7 +5,7 @@
 // then how many runs failed. For a flaky test: "0 failed in 50" is the evidence.
 import { spawnSync } from 'node:child_process'
 import { randomUUID } from 'node:crypto'
-import { postgresContainer, redisContainer, removeTestRunContainers } from '../test/containers.ts'
+import { removeTestRunContainers, startTestServices } from '../test/containers.ts'
 
 const [runsArgument, file] = process.argv.slice(2)
 const runs = Number(runsArgument)
@@ -16,14 +16,7 @@ if (!Number.isInteger(runs) || runs < 1 || !file) {
 
 const run = randomUUID()
 const env: NodeJS.ProcessEnv = { ...process.env, DESAFIO3_TEST_RUN: run }
-if (!env.DATABASE_URL || !env.REDIS_URL) {
-  const [postgres, redis] = await Promise.all([
-    env.DATABASE_URL ? undefined : postgresContainer().start(),
-    env.REDIS_URL ? undefined : redisContainer().start(),
-  ])
-  if (postgres) env.DATABASE_URL = postgres.getConnectionUri()
-  if (redis) env.REDIS_URL = redis.getConnectionUrl()
-}
+await startTestServices(env)
 
 let failed = 0
 for (let i = 1; i <= runs; i++) {

@@ -6,13 +6,7 @@
 // id and removed at the end, also those of a test file killed on timeout.
 import { spawn } from 'node:child_process'
 import { randomUUID } from 'node:crypto'
-import {
-  POSTGRES_IMAGE,
-  postgresContainer,
-  REDIS_IMAGE,
-  redisContainer,
-  removeTestRunContainers,
-} from '../test/containers.ts'
+import { POSTGRES_IMAGE, REDIS_IMAGE, removeTestRunContainers, startTestServices } from '../test/containers.ts'
 
 const run = randomUUID()
 process.env.DESAFIO3_TEST_RUN = run
@@ -22,13 +16,7 @@ process.env.DESAFIO3_TEST_RUN = run
 const env: NodeJS.ProcessEnv = { NODE_COMPILE_CACHE: 'node_modules/.cache/node-compile', ...process.env }
 
 const startedAt = Date.now()
-if (!env.DATABASE_URL || !env.REDIS_URL) {
-  const [postgres, redis] = await Promise.all([
-    env.DATABASE_URL ? undefined : postgresContainer().start(),
-    env.REDIS_URL ? undefined : redisContainer().start(),
-  ])
-  if (postgres) env.DATABASE_URL = postgres.getConnectionUri()
-  if (redis) env.REDIS_URL = redis.getConnectionUrl()
+if (await startTestServices(env)) {
   console.log(`test services up in ${Date.now() - startedAt} ms (${POSTGRES_IMAGE}, ${REDIS_IMAGE})`)
 }
 

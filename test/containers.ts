@@ -45,3 +45,18 @@ export async function removeTestRunContainers(run: string): Promise<number> {
   await Promise.all(leftovers.map((info) => docker.getContainer(info.Id).remove({ force: true, v: true })))
   return leftovers.length
 }
+
+/**
+ * Sets DATABASE_URL and REDIS_URL in `env` to containers started for them,
+ * unless `env` has both already; returns whether it started any.
+ */
+export async function startTestServices(env: NodeJS.ProcessEnv): Promise<boolean> {
+  if (env.DATABASE_URL && env.REDIS_URL) return false
+  const [postgres, redis] = await Promise.all([
+    env.DATABASE_URL ? undefined : postgresContainer().start(),
+    env.REDIS_URL ? undefined : redisContainer().start(),
+  ])
+  if (postgres) env.DATABASE_URL = postgres.getConnectionUri()
+  if (redis) env.REDIS_URL = redis.getConnectionUrl()
+  return true
+}

@@ -19,12 +19,12 @@ import { readdirSync } from 'node:fs'
 import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { cpus, loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { after, test } from 'node:test'
+import { after } from 'node:test'
 import { ConfigSchema } from '../../lib/config.ts'
 import { eventually } from '../eventually.ts'
 import { freePort } from '../ports.ts'
 import { closedLoop, type Outcome, openLoop, type RequestSpec, type RunResult, send, showTally, tally } from './load.ts'
-import { CommandError, commandLines, detectCompose, type RunOptions, run, waitHealthy } from './stack.ts'
+import { commandLines, detectCompose, printComposeState, type RunOptions, run, scenario, waitHealthy } from './stack.ts'
 
 const PROJECT = 'desafio3-scale-e2e'
 const REPLICAS = 3
@@ -50,7 +50,6 @@ let secretsDir = ''
 let env: NodeJS.ProcessEnv = {}
 let base = ''
 let composeCommand: string[] = []
-let failed = false
 let started = false
 const startedAt = Date.now()
 const figures: string[] = []
@@ -61,28 +60,10 @@ function compose(args: string[], options: RunOptions = {}) {
   return run(file, [...prefix, ...args], { env, timeoutMs: 180_000, ...options })
 }
 
-/** A step of the scenario; once one fails the rest are skipped (each builds on the one before). */
-function step(name: string, fn: () => Promise<void>, timeoutMs = 5 * 60_000) {
-  test(name, { timeout: timeoutMs }, async (t) => {
-    if (failed) return t.skip('an earlier step failed')
-    try {
-      await fn()
-    } catch (err) {
-      failed = true
-      await showState()
-      throw err
-    }
-  })
-}
+const step = scenario(showState)
 
 async function showState() {
-  if (!started) return
-  for (const args of [['ps'], ['logs', '--no-color', '--tail', '30']]) {
-    const output = await compose(args, { timeoutMs: 60_000 }).catch((err) =>
-      err instanceof CommandError ? err.result : { stdout: '', stderr: String(err) },
-    )
-    console.error(`--- ${composeCommand.join(' ')} ${args.join(' ')}\n${output.stdout}${output.stderr}`)
-  }
+  if (started) await printComposeState(compose, composeCommand, 30)
 }
 
 after(async () => {

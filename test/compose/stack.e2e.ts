@@ -17,20 +17,21 @@ import { randomBytes } from 'node:crypto'
 import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { cpus, loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { after, test } from 'node:test'
+import { after } from 'node:test'
 import { ConfigSchema } from '../../lib/config.ts'
 import { eventually } from '../eventually.ts'
 import {
   CONTAINERS,
-  CommandError,
   commandLines,
   composeProjectOf,
   detectCompose,
   exists,
   NETWORK,
+  printComposeState,
   README,
   type RunOptions,
   run,
+  scenario,
   VOLUMES,
   waitHealthy,
 } from './stack.ts'
@@ -63,7 +64,6 @@ const env: NodeJS.ProcessEnv = {
 let composeCommand: string[] = []
 /** Set once the preflight found no other project's desafio3 resources: only then may teardown run `down -v`. */
 let ownsTheNames = false
-let failed = false
 const started = Date.now()
 const figures: string[] = []
 
@@ -103,28 +103,10 @@ async function up(): Promise<number> {
 
 const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`
 
-/** A step of the scenario; once one fails the rest are skipped (each builds on the one before). */
-function step(name: string, fn: () => Promise<void>, timeoutMs = 5 * 60_000) {
-  test(name, { timeout: timeoutMs }, async (t) => {
-    if (failed) return t.skip('an earlier step failed')
-    try {
-      await fn()
-    } catch (err) {
-      failed = true
-      await showState()
-      throw err
-    }
-  })
-}
+const step = scenario(showState)
 
 async function showState() {
-  if (!ownsTheNames) return
-  for (const args of [['ps'], ['logs', '--no-color', '--tail', '40']]) {
-    const output = await compose(args, { timeoutMs: 60_000 }).catch((err) =>
-      err instanceof CommandError ? err.result : { stdout: '', stderr: String(err) },
-    )
-    console.error(`--- ${composeCommand.join(' ')} ${args.join(' ')}\n${output.stdout}${output.stderr}`)
-  }
+  if (ownsTheNames) await printComposeState(compose, composeCommand, 40)
 }
 
 after(async () => {

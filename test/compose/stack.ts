@@ -2,6 +2,7 @@
 // Docker Compose (v2 or v1), the containers' health, the README's commands.
 import { spawn } from 'node:child_process'
 import { readFileSync } from 'node:fs'
+import { test } from 'node:test'
 import { fileURLToPath } from 'node:url'
 
 const PROJECT_DIR = fileURLToPath(new URL('../..', import.meta.url))
@@ -23,7 +24,7 @@ export interface RunResult {
   stderr: string
 }
 
-export class CommandError extends Error {
+class CommandError extends Error {
   override name = 'CommandError'
   readonly result: RunResult & { code: number | null }
 
@@ -178,4 +179,38 @@ export async function commandLines(container: string): Promise<string> {
   const script = 'for p in /proc/[0-9]*; do tr "\\0" " " < "$p/cmdline"; echo; done 2>/dev/null'
   const { stdout } = await run('docker', ['exec', container, 'sh', '-c', script], { timeoutMs: 30_000 })
   return stdout
+}
+
+/**
+ * The steps of an end-to-end scenario, each building on the one before: once one
+ * fails, the rest are skipped, and the failing one first prints `showState()`.
+ */
+export function scenario(showState: () => Promise<void>) {
+  let failed = false
+  return function step(name: string, fn: () => Promise<void>, timeoutMs = 5 * 60_000) {
+    test(name, { timeout: timeoutMs }, async (t) => {
+      if (failed) return t.skip('an earlier step failed')
+      try {
+        await fn()
+      } catch (err) {
+        failed = true
+        await showState()
+        throw err
+      }
+    })
+  }
+}
+
+/** Prints `compose ps` and the last lines of each service's log, for a failed step. */
+export async function printComposeState(
+  compose: (args: string[], options?: RunOptions) => Promise<RunResult>,
+  composeCommand: string[],
+  logLines: number,
+) {
+  for (const args of [['ps'], ['logs', '--no-color', '--tail', String(logLines)]]) {
+    const output = await compose(args, { timeoutMs: 60_000 }).catch((err) =>
+      err instanceof CommandError ? err.result : { stdout: '', stderr: String(err) },
+    )
+    console.error(`--- ${composeCommand.join(' ')} ${args.join(' ')}\n${output.stdout}${output.stderr}`)
+  }
 }
