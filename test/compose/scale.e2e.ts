@@ -17,14 +17,23 @@ import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
 import { readdirSync } from 'node:fs'
 import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises'
-import { cpus, loadavg, tmpdir } from 'node:os'
+import { cpus, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after } from 'node:test'
 import { ConfigSchema } from '../../lib/config.ts'
 import { eventually } from '../eventually.ts'
 import { freePort } from '../ports.ts'
 import { closedLoop, type Outcome, openLoop, type RequestSpec, type RunResult, send, showTally, tally } from './load.ts'
-import { commandLines, detectCompose, printComposeState, type RunOptions, run, scenario, waitHealthy } from './stack.ts'
+import {
+  commandLines,
+  detectCompose,
+  printComposeState,
+  type RunOptions,
+  run,
+  scenario,
+  startFigures,
+  waitHealthy,
+} from './stack.ts'
 
 const PROJECT = 'desafio3-scale-e2e'
 const REPLICAS = 3
@@ -224,12 +233,7 @@ async function perReplica(outcomes: Outcome[]): Promise<Map<string, number>> {
 step('Docker Compose is there; the secrets are files; a free port', async () => {
   composeCommand = await detectCompose()
   const { stdout } = await compose(['version'])
-  figures.push(
-    `compose: ${composeCommand.join(' ')} (${stdout.split('\n')[0].trim()})`,
-    `load average at the start: ${loadavg()
-      .map((load) => load.toFixed(1))
-      .join(', ')} (${cpus().length} CPUs)`,
-  )
+  figures.push(...startFigures(composeCommand, stdout))
   secretsDir = await mkdtemp(join(tmpdir(), 'desafio3-secrets-'))
   await chmod(secretsDir, 0o700)
   for (const [name, value] of Object.entries(secrets)) {

@@ -15,7 +15,7 @@
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
 import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises'
-import { cpus, loadavg, tmpdir } from 'node:os'
+import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after } from 'node:test'
 import { ConfigSchema } from '../../lib/config.ts'
@@ -32,6 +32,7 @@ import {
   type RunOptions,
   run,
   scenario,
+  startFigures,
   VOLUMES,
   waitHealthy,
 } from './stack.ts'
@@ -125,12 +126,7 @@ after(async () => {
 step('Docker Compose is there, and nothing of another project uses the desafio3 names', async () => {
   composeCommand = await detectCompose()
   const { stdout } = await compose(['version'])
-  figures.push(
-    `compose: ${composeCommand.join(' ')} (${stdout.split('\n')[0].trim()})`,
-    `load average at the start: ${loadavg()
-      .map((load) => load.toFixed(1))
-      .join(', ')} (${cpus().length} CPUs)`,
-  )
+  figures.push(...startFigures(composeCommand, stdout))
   const names = [
     ...ALL.map((name) => ['container', name] as const),
     ...VOLUMES.map((name) => ['volume', name] as const),

@@ -2,6 +2,7 @@
 // Docker Compose (v2 or v1), the containers' health, the README's commands.
 import { spawn } from 'node:child_process'
 import { readFileSync } from 'node:fs'
+import { cpus, loadavg } from 'node:os'
 import { test } from 'node:test'
 import { fileURLToPath } from 'node:url'
 
@@ -213,4 +214,13 @@ export async function printComposeState(
     )
     console.error(`--- ${composeCommand.join(' ')} ${args.join(' ')}\n${output.stdout}${output.stderr}`)
   }
+}
+
+/** The first figures a scenario prints: which Compose ran it, and how busy the machine was. */
+export function startFigures(composeCommand: string[], versionOutput: string): string[] {
+  const load = loadavg().map((value) => value.toFixed(1))
+  return [
+    `compose: ${composeCommand.join(' ')} (${versionOutput.split('\n')[0].trim()})`,
+    `load average at the start: ${load.join(', ')} (${cpus().length} CPUs)`,
+  ]
 }
