@@ -94,9 +94,11 @@ t.test('start-up does not wait for a migration held up by another instance', asy
   t.teardown(() => other.end())
   await other.query('SELECT pg_advisory_lock($1)', [PG_MIGRATE_LOCK_ID])
 
+  // A start that waited for the lock would not be ready before the unlock below
+  // (build would fail on Fastify's 10 s plugin timeout instead).
   const started = Date.now()
   const app = await build(t, { DATABASE_URL: databaseUrl })
-  t.ok(Date.now() - started < 9000, `ready after ${Date.now() - started} ms, before Fastify's 10 s plugin timeout`)
+  t.comment(`ready after ${Date.now() - started} ms, the lock still held`)
   t.equal((await app.inject({ method: 'GET', url: '/users' })).statusCode, 503, 'users wait for the schema')
   t.match((await app.inject({ method: 'GET', url: '/health' })).json().services.db, {
     status: 'error',
