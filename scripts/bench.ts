@@ -49,6 +49,8 @@ const SAME_WORK = fileURLToPath(new URL('bench/same-work.ts', import.meta.url))
 const CONSTANT_BODY = fileURLToPath(new URL('bench/constant-body.ts', import.meta.url))
 // The app runs as `npm start` runs it (node's flags included), minus npm.
 const START_ARGS: string[] = JSON.parse(readFileSync('package.json', 'utf8')).scripts.start.split(' ').slice(1)
+// The same-work ceiling runs with the same flags (heap sizes): the same garbage collector settings.
+const NODE_FLAGS = START_ARGS.filter((arg) => arg.startsWith('--'))
 const DURATION_S = Number(options.duration)
 const WARMUP_S = Number(options.warmup)
 const ROUNDS = Number(options.rounds)
@@ -116,7 +118,7 @@ async function startApp(backends: Services, overrides: NodeJS.ProcessEnv = {}, n
 
 async function startSameWork(backends: Services): Promise<Server> {
   const port = await freePort()
-  const started = await startProcess([SAME_WORK, String(port)], appEnvironment(backends, port), port)
+  const started = await startProcess([...NODE_FLAGS, SAME_WORK, String(port)], appEnvironment(backends, port), port)
   return { ...started, url: (endpoint) => `http://127.0.0.1:${port}${endpoint.path}` }
 }
 

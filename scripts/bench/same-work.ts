@@ -4,8 +4,9 @@
 // cache, the users repository, the health checks: decorators, no hooks) and the
 // app's own route modules, so every request runs the same SQL, the same Redis
 // commands, the same validation and serialization, with the same clients and
-// settings. Left out: request logging, metrics, rate limiting, security
-// headers, request ids, timeouts, the error handler and the OpenAPI document.
+// settings (and the node flags of `npm start`). Left out: request logging,
+// metrics, rate limiting, security headers, request ids, timeouts, the error
+// handler and the OpenAPI document.
 // The app's configuration comes from the environment, as for the app.
 // Usage: node scripts/bench/same-work.ts <port>
 import Fastify from 'fastify'
