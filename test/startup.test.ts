@@ -5,6 +5,8 @@ import { build, freePort, services } from './helper.ts'
 
 // Start this file's own services first, so the timings below measure the app only.
 await services()
+// The two tests use containers and ports of their own, and mostly wait on them.
+t.jobs = 2
 
 t.test('the app starts with Redis unreachable, answers 503 for the cache, and heals when Redis comes up', async (t) => {
   const port = await freePort()
