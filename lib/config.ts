@@ -50,6 +50,8 @@ export const ConfigSchema = Type.Object({
   // Requests per window per client address; 0 turns rate limiting off.
   RATE_LIMIT_MAX: Type.Integer({ minimum: 0, maximum: 1_000_000, default: 300 }),
   RATE_LIMIT_WINDOW_MS: Type.Integer({ minimum: 1, maximum: 24 * 3600 * 1000, default: 60_000 }),
+  // How long a request waits for its count before the limiter fails open.
+  RATE_LIMIT_STORE_TIMEOUT_MS: Milliseconds(250),
   HTTP_HEADERS_TIMEOUT_MS: Milliseconds(10_000),
   HTTP_REQUEST_TIMEOUT_MS: Milliseconds(30_000),
   HTTP_KEEP_ALIVE_TIMEOUT_MS: Milliseconds(10_000),

@@ -22,6 +22,7 @@ t.test('every variable has a default but the secrets', async (t) => {
     MIGRATE_ON_START: true,
     RATE_LIMIT_MAX: 300,
     RATE_LIMIT_WINDOW_MS: 60000,
+    RATE_LIMIT_STORE_TIMEOUT_MS: 250,
     USERS_CACHE_TTL_SECONDS: 30,
     API_KEYS: '',
     POSTGRES_PASSWORD_FILE: '',

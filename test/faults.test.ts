@@ -39,6 +39,7 @@ async function buildOnFaultyServices(t: Test, env: Record<string, string> = {}) 
     DB_CONNECT_TIMEOUT_MS: '1000',
     DB_STATEMENT_TIMEOUT_MS: '1000',
     REDIS_COMMAND_TIMEOUT_MS: '1000',
+    RATE_LIMIT_STORE_TIMEOUT_MS: '250',
     RATE_LIMIT_MAX: '1000',
     ...env,
   })

@@ -42,31 +42,34 @@ interface StoreState {
 }
 
 // A hung Redis would make every request wait REDIS_COMMAND_TIMEOUT_MS for the
-// limiter before its own work. The limiter waits at most STORE_TIMEOUT_MS for
-// its count, and after a failure stays out of the way for REST_AFTER_FAILURE_MS
-// (or until the client reconnects) before asking again.
-const STORE_TIMEOUT_MS = 250
+// limiter before its own work. The limiter waits at most
+// RATE_LIMIT_STORE_TIMEOUT_MS (250 ms by default) for its count, and after a
+// failure stays out of the way for REST_AFTER_FAILURE_MS (or until the client
+// reconnects) before asking again.
 const REST_AFTER_FAILURE_MS = 5000
 const RESTING = new Error('rate limit store resting after a failure')
-const STORE_TIMEOUT = new Error(`rate limit store did not answer within ${STORE_TIMEOUT_MS} ms`)
 
 /**
  * Counts in Redis, exactly, one round trip per batch rather than per request:
  * the requests that arrive in one turn of the event loop wait together, and
  * those of one client address become a single INCRBY whose total numbers them
  * in order. Every request still gets its own exact count (no overshoot, across
- * replicas too). When Redis cannot answer within STORE_TIMEOUT_MS the batch
+ * replicas too). When Redis cannot answer within `timeoutMs` the batch
  * fails open: the plugin (`skipOnError`) lets its requests through.
  */
 class BatchingRedisStore implements FastifyRateLimitStore {
   private readonly redis: Redis
   private readonly state: StoreState
+  private readonly timeoutMs: number
+  private readonly timeoutError: Error
   private waiting = new Map<string, IncrCallback[]>()
   private windowMs = 0
 
-  constructor(redis: Redis, state: StoreState) {
+  constructor(redis: Redis, state: StoreState, timeoutMs: number) {
     this.redis = redis
     this.state = state
+    this.timeoutMs = timeoutMs
+    this.timeoutError = new Error(`rate limit store did not answer within ${timeoutMs} ms`)
   }
 
   incr(key: string, callback: IncrCallback, timeWindow: number) {
@@ -92,9 +95,9 @@ class BatchingRedisStore implements FastifyRateLimitStore {
     }
     const timer = setTimeout(() => {
       answered = true
-      this.state.failed(STORE_TIMEOUT)
-      fail(STORE_TIMEOUT)
-    }, STORE_TIMEOUT_MS)
+      this.state.failed(this.timeoutError)
+      fail(this.timeoutError)
+    }, this.timeoutMs)
     const answer = (key: string, err: Error | null | undefined, reply: [number, number] | undefined) => {
       const callbacks = batch.get(key) ?? []
       if (err || !reply) return fail(err ?? new Error('no reply'))
@@ -178,7 +181,7 @@ export default fp(
       timeWindow: config.RATE_LIMIT_WINDOW_MS,
       store: class AppStore extends BatchingRedisStore {
         constructor() {
-          super(redis, state)
+          super(redis, state, config.RATE_LIMIT_STORE_TIMEOUT_MS)
         }
       },
       skipOnError: true,
