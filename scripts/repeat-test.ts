@@ -15,7 +15,9 @@ if (!Number.isInteger(runs) || runs < 1 || !file) {
 }
 
 const run = randomUUID()
-const env: NodeJS.ProcessEnv = { ...process.env, DESAFIO3_TEST_RUN: run }
+// The containers started here carry the run's label (test/containers.ts reads it), so they are removed at the end.
+process.env.DESAFIO3_TEST_RUN = run
+const env: NodeJS.ProcessEnv = { ...process.env }
 await startTestServices(env)
 
 let failed = 0
