@@ -1,7 +1,7 @@
 import { once } from 'node:events'
 import http from 'node:http'
 import { type AddressInfo, connect } from 'node:net'
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { build } from './helper.ts'
 import { startServer } from './server-process.ts'
 
@@ -124,6 +124,16 @@ t.test('SIGTERM under load: nothing accepted is lost, then connections are refus
   await t.rejects(fetch(`http://127.0.0.1:${port}/`), 'nothing listens afterwards')
 })
 
+/** The app listening on a free port, and a raw client connected to it. */
+async function listeningWithClient(t: Test) {
+  const app = await build(t)
+  await app.listen({ port: 0, host: '127.0.0.1' })
+  const { port } = app.server.address() as AddressInfo
+  const client = rawConnection(port)
+  await client.connected
+  return { app, port, client }
+}
+
 /** A raw HTTP/1.1 client on one connection: what the server sends back, and how the connection ended. */
 function rawConnection(port: number) {
   const socket = connect(port, '127.0.0.1')
@@ -145,11 +155,7 @@ function rawConnection(port: number) {
 }
 
 t.test('a connection that has not sent its request when closing starts still gets it answered', async (t) => {
-  const app = await build(t)
-  await app.listen({ port: 0, host: '127.0.0.1' })
-  const { port } = app.server.address() as AddressInfo
-  const client = rawConnection(port)
-  await client.connected
+  const { app, client } = await listeningWithClient(t)
   await new Promise((resolve) => setTimeout(resolve, 50)) // accepted by the server, nothing sent yet
   const closed = app.close()
   while (app.server.listening) await new Promise((resolve) => setImmediate(resolve))
@@ -162,11 +168,7 @@ t.test('a connection that has not sent its request when closing starts still get
 })
 
 t.test('an idle keep-alive connection is closed soon after closing starts; new ones are refused at once', async (t) => {
-  const app = await build(t)
-  await app.listen({ port: 0, host: '127.0.0.1' })
-  const { port } = app.server.address() as AddressInfo
-  const client = rawConnection(port)
-  await client.connected
+  const { app, port, client } = await listeningWithClient(t)
   client.get('/health/live')
   while (!client.received().includes('"ok"')) await new Promise((resolve) => setTimeout(resolve, 10))
   const startedAt = Date.now()
@@ -185,11 +187,7 @@ t.test('an idle keep-alive connection is closed soon after closing starts; new o
 })
 
 t.test('a connection that never sends a request does not hold the close open', async (t) => {
-  const app = await build(t)
-  await app.listen({ port: 0, host: '127.0.0.1' })
-  const { port } = app.server.address() as AddressInfo
-  const client = rawConnection(port)
-  await client.connected
+  const { app, client } = await listeningWithClient(t)
   const startedAt = Date.now()
   await app.close()
   const ms = Date.now() - startedAt
