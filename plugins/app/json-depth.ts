@@ -1,5 +1,7 @@
 import createError from '@fastify/error'
+import type { preValidationHookHandler } from 'fastify'
 import fp from 'fastify-plugin'
+import { appendHook } from '../../lib/route-hooks.ts'
 
 export const MAX_JSON_DEPTH = 64
 
@@ -21,17 +23,24 @@ function nestsDeeperThan(value: unknown, limit: number): boolean {
   return false
 }
 
+const checkDepth: preValidationHookHandler = (request, _reply, done) => {
+  const { body } = request
+  done(
+    body !== null && typeof body === 'object' && nestsDeeperThan(body, MAX_JSON_DEPTH) ? new TooDeepError() : undefined,
+  )
+}
+
 /**
  * JSON.parse accepts any depth, but JSON.stringify (when the value is stored
  * or sent back) recurses and overflows the stack at a few thousand levels:
  * bodies deeper than MAX_JSON_DEPTH are a 400 before any handler sees them.
+ * Only on the routes whose method carries a body: a GET or HEAD has none to check.
  */
 export default fp(
   async function jsonDepthPlugin(fastify) {
-    fastify.addHook('preValidation', async (request) => {
-      if (request.body !== null && typeof request.body === 'object' && nestsDeeperThan(request.body, MAX_JSON_DEPTH)) {
-        throw new TooDeepError()
-      }
+    fastify.addHook('onRoute', (route) => {
+      if ([route.method].flat().every((method) => method === 'GET' || method === 'HEAD')) return
+      route.preValidation = appendHook(route.preValidation, checkDepth)
     })
   },
   { name: 'json-depth', fastify: '5.x' },
