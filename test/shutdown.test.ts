@@ -149,6 +149,7 @@ function rawConnection(port: number) {
   return {
     connected: once(socket, 'connect'),
     get: (path: string) => socket.write(`GET ${path} HTTP/1.1\r\nHost: x\r\n\r\n`),
+    send: (raw: string) => socket.write(raw),
     received: () => received,
     ended,
   }
@@ -163,6 +164,23 @@ t.test('a connection that has not sent its request when closing starts still get
   client.get('/health/live')
   t.equal(await client.ended, 'closed', 'the server ended the connection cleanly (no reset)')
   t.match(client.received(), /^HTTP\/1\.1 200 OK\r\n/, 'the request was answered')
+  t.match(client.received(), /\r\nconnection: close\r\n/i, 'with Connection: close')
+  await closed
+})
+
+t.test('a request in flight when closing starts is answered, with Connection: close', async (t) => {
+  const { app, client } = await listeningWithClient(t)
+  const body = JSON.stringify({ key: 'in-flight', value: { n: 1 }, ttl: 60 })
+  // The headers and part of the body: the request is in flight, its answer not yet due.
+  client.send(
+    `POST /cache HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body.slice(0, 5)}`,
+  )
+  await new Promise((resolve) => setTimeout(resolve, 100))
+  const closed = app.close()
+  while (app.server.listening) await new Promise((resolve) => setImmediate(resolve))
+  client.send(body.slice(5))
+  t.equal(await client.ended, 'closed', 'the server ended the connection cleanly (no reset)')
+  t.match(client.received(), /^HTTP\/1\.1 201 Created\r\n/, 'the request was answered')
   t.match(client.received(), /\r\nconnection: close\r\n/i, 'with Connection: close')
   await closed
 })

@@ -41,24 +41,24 @@ export default fp(
       socket.once('close', () => sockets.delete(socket))
     })
 
-    let closing = false
     fastify.addHook('preClose', (done) => {
-      closing = true
+      // Fastify answers the requests that arrive from now on with `Connection:
+      // close`; the answers still to come for those in flight get it too.
+      for (const socket of sockets) {
+        const response = inFlightResponse(socket)
+        if (response && !response.headersSent) response.shouldKeepAlive = false
+      }
       if (fastify.server.listening) closeIdleAfterListener(fastify.server, sockets, options)
       done()
-    })
-    fastify.addHook('onSend', (_request, reply, payload, done) => {
-      if (closing) reply.header('connection', 'close')
-      done(null, payload)
     })
   },
   { name: 'drain', fastify: '5.x' },
 )
 
-/** The response the server is writing on this connection, if any (Node's own `closeIdleConnections` reads it too). */
-function inFlight(socket: Socket): boolean {
+/** The response the server owes on this connection, if any (Node's own `closeIdleConnections` reads it too). */
+function inFlightResponse(socket: Socket): ServerResponse | undefined {
   const response = (socket as Socket & { _httpMessage?: ServerResponse | null })._httpMessage
-  return response != null && !response.writableFinished
+  return response != null && !response.writableFinished ? response : undefined
 }
 
 /**
@@ -74,7 +74,7 @@ function closeIdleAfterListener(server: Server, sockets: Set<Socket>, { quietMs,
       const now = Date.now()
       const late = now - startedAt >= maxWaitMs
       for (const socket of sockets) {
-        if (socket.destroyed || inFlight(socket)) continue
+        if (socket.destroyed || inFlightResponse(socket)) continue
         const heard = lastHeard.get(socket)
         if (heard === undefined || heard.bytesRead !== socket.bytesRead) {
           lastHeard.set(socket, { bytesRead: socket.bytesRead, at: heard === undefined ? startedAt : now })
