@@ -8,8 +8,12 @@
 // metrics, rate limiting, security headers, request ids, timeouts, the error
 // handler and the OpenAPI document.
 // The app's configuration comes from the environment, as for the app.
+// SAME_WORK_LOGGER=info turns on Fastify's own logger with its default request
+// logging (a line on arrival and one on completion, to stdout), to see what
+// logging alone costs the ceiling (docs/performance.md).
 // Usage: node scripts/bench/same-work.ts <port>
 import Fastify from 'fastify'
+import { destination } from 'pino'
 import { loadConfig } from '../../lib/config.ts'
 import { RESOURCES } from '../../lib/schemas/resources.ts'
 import cacheStorePlugin from '../../plugins/app/cache-store.ts'
@@ -27,7 +31,8 @@ import userRoutes from '../../routes/users.ts'
 const [port] = process.argv.slice(2)
 // The app has applied the migrations already.
 const config = loadConfig({ ...process.env, MIGRATE_ON_START: 'false' })
-const app = Fastify()
+const logLevel = process.env.SAME_WORK_LOGGER
+const app = Fastify(logLevel ? { logger: { level: logLevel, stream: destination({ dest: 1, sync: false }) } } : {})
 for (const schema of RESOURCES) app.addSchema(schema)
 await app.register(postgresPlugin, { config })
 await app.register(migrationsPlugin, { config })
