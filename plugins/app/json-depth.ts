@@ -1,7 +1,6 @@
 import createError from '@fastify/error'
 import type { preValidationHookHandler } from 'fastify'
 import fp from 'fastify-plugin'
-import { appendHook } from '../../lib/route-hooks.ts'
 
 export const MAX_JSON_DEPTH = 64
 
@@ -40,7 +39,8 @@ export default fp(
   async function jsonDepthPlugin(fastify) {
     fastify.addHook('onRoute', (route) => {
       if ([route.method].flat().every((method) => method === 'GET' || method === 'HEAD')) return
-      route.preValidation = appendHook(route.preValidation, checkDepth)
+      const existing = route.preValidation ?? []
+      route.preValidation = [...(Array.isArray(existing) ? existing : [existing]), checkDepth]
     })
   },
   { name: 'json-depth', fastify: '5.x' },
