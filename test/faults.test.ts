@@ -5,7 +5,7 @@ const t = tap
 
 import { postgresContainer, redisContainer } from './containers.ts'
 import { eventually } from './eventually.ts'
-import { build, freePort, type Server } from './helper.ts'
+import { build, freePort, type Server, withClient } from './helper.ts'
 
 // Fault injection on real services. This file has its own Postgres and Redis,
 // published on fixed host ports so that they can be stopped and started again
@@ -184,4 +184,55 @@ t.test('a statement timeout inside a request does not poison later requests', as
 
   await locker.query('ROLLBACK')
   for (let i = 0; i < 5; i++) t.same((await burst(app, getUsers, 4)).statuses, [200], `round ${i + 1}: served`)
+})
+
+t.test('Postgres restarted under read load (fast shutdown, then a new start): no read fails', async (t) => {
+  // A Postgres that starts again whenever its server exits, as `pg_ctl restart -m fast` does in place.
+  const restartable = await postgresContainer()
+    .withCommand(['bash', '-c', 'while :; do docker-entrypoint.sh postgres; done'])
+    .start()
+  t.teardown(() => restartable.stop())
+  const app = await buildOnFaultyServices(t, {
+    DATABASE_URL: restartable.getConnectionUri(),
+    // Most user reads then miss the cache and go to Postgres.
+    USERS_CACHE_TTL_SECONDS: '1',
+    RATE_LIMIT_MAX: '0',
+  })
+  await expectServing(t, app)
+
+  const reads = [
+    '/users',
+    '/users?limit=5&department=Design',
+    ...Array.from({ length: 10 }, (_, i) => `/users/${i + 1}`),
+    // Absent users are never cached: every one is a read from Postgres (a 404).
+    ...Array.from({ length: 10 }, (_, i) => `/users/${1000 + i}`),
+  ]
+  const outcomes: { url: string; status: number; at: number }[] = []
+  const started = Date.now()
+  let restart: { from: number; to: number } | undefined
+  const client = async (offset: number) => {
+    for (let i = offset; Date.now() - started < 5000; i += 16) {
+      const url = reads[i % reads.length]
+      const res = await app.inject({ method: 'GET', url })
+      outcomes.push({ url, status: res.statusCode, at: Date.now() - started })
+    }
+  }
+  const restartAfterOneSecond = async () => {
+    await new Promise((resolve) => setTimeout(resolve, 1000))
+    const from = Date.now() - started
+    await restartable.exec(['bash', '-c', 'kill -INT "$(head -1 "$PGDATA/postmaster.pid")"'])
+    // Down until a new connection gets an answer again.
+    await eventually(() => withClient(restartable.getConnectionUri(), (client) => client.query('SELECT 1')), 20_000, 20)
+    restart = { from, to: Date.now() - started }
+  }
+  await Promise.all([restartAfterOneSecond(), ...Array.from({ length: 16 }, (_, i) => client(i))])
+
+  const failed = outcomes.filter((o) => o.status !== 200 && o.status !== 404)
+  const during = outcomes.filter((o) => restart && o.at >= restart.from && o.at <= restart.to + 500)
+  t.comment(
+    `${outcomes.length} reads in ${Date.now() - started} ms; Postgres restarted from ${restart?.from} ms to ` +
+      `${restart?.to} ms; ${during.length} reads answered from the restart to 0.5 s after it; ${failed.length} failed`,
+  )
+  t.ok(during.length > 0, 'reads were answered across the restart')
+  t.same(failed.slice(0, 5), [], `no read failed (${failed.length} of ${outcomes.length})`)
 })

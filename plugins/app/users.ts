@@ -89,13 +89,13 @@ export default fp(
     const { db, userCache } = fastify
 
     async function load(id: number): Promise<User | null> {
-      const { rows } = await db.query<User>({ name: 'users-get', text: GET, values: [id] })
+      const { rows } = await db.read<User>({ name: 'users-get', text: GET, values: [id] })
       return rows[0] ?? null
     }
 
     // Lists asked for in the same turn of the event loop with the same query share one statement.
     const page = oncePerTurn(async (query) => {
-      const { rows } = await db.query<{ page: string }>({ name: 'users-list', text: LIST, values: JSON.parse(query) })
+      const { rows } = await db.read<{ page: string }>({ name: 'users-list', text: LIST, values: JSON.parse(query) })
       return rows[0].page
     })
 
