@@ -280,6 +280,19 @@ t.test('deploy/haproxy/haproxy.cfg passes `haproxy -c` in the load balancer imag
       `${name}: only GET and HEAD are resent`,
     )
   }
+  const slots = Number(/server-template web (\d+) /.exec(config)?.[1])
+  const readyLines = sections.get('frontend http')?.filter((line) => line.startsWith('acl web_ready ')) ?? []
+  t.same(
+    readyLines,
+    Array.from({ length: slots }, (_, i) => `acl web_ready srv_is_up(web/web${i + 1})`),
+    `web_ready looks at every one of the ${slots} replica slots`,
+  )
+  for (const name of ['backend web', 'backend web-live']) {
+    t.ok(
+      sections.get(name)?.includes('server no-replica abns@no-replica backup'),
+      `${name}: a request left without a replica gets lb's 503, not a closed connection`,
+    )
+  }
   for (const code of [502, 503, 504]) {
     const page = read(`deploy/haproxy/errors/${code}.http`)
     const [head, body] = page.split('\r\n\r\n')

@@ -152,13 +152,22 @@ async function replicasOf(outcomes: Outcome[]): Promise<string[]> {
 
 const shortName = (container: string) => container.replace(`${PROJECT}_`, '').replace(`${PROJECT}-`, '')
 
-/** Replicas in the balancer's rotation (backend web), from its last state-change log line. */
+/** A row of lb's statistics (HAProxy's `show stat`): one backend, or one server slot of a backend. */
+type LbStat = Record<string, string>
+
+/** lb's statistics, read from its runtime API (a socket on lb's own loopback, deploy/haproxy/haproxy.cfg). */
+async function lbStats(): Promise<LbStat[]> {
+  const query = 'exec 3<>/dev/tcp/127.0.0.1/9999; echo "show stat" >&3; cat <&3'
+  const { stdout } = await run('docker', ['exec', await lb(), 'bash', '-c', query], { timeoutMs: 30_000 })
+  const [header, ...rows] = stdout.split('\n').filter((line) => line.trim() !== '')
+  const names = header.replace(/^# /, '').split(',')
+  return rows.map((row) => Object.fromEntries(row.split(',').map((value, i) => [names[i], value])))
+}
+
+/** The server slots of backend web that take requests now (UP; `UP 1/2` is still in, `DOWN 1/2` not yet). */
 async function inRotation(): Promise<number> {
-  const { stdout, stderr } = await run('docker', ['logs', await lb()], { timeoutMs: 60_000 })
-  const changes = [
-    ...`${stdout}\n${stderr}`.matchAll(/Server web\/web\d+ (?:is UP|is DOWN|is going DOWN)[^\n]*?(\d+) active/g),
-  ]
-  return changes.length ? Number(changes.at(-1)?.[1]) : 0
+  const slots = (await lbStats()).filter((row) => row.pxname === 'web' && /^web\d+$/.test(row.svname))
+  return slots.filter((slot) => slot.status.startsWith('UP')).length
 }
 
 /** Waits until `replicas` web containers are healthy and all of them in the balancer's rotation. */
@@ -426,6 +435,21 @@ step('requests spread over every replica', async () => {
   figures.push(`requests per replica (${outcomes.length} sequential GET /users): ${showTally(spread)}`)
 })
 
+step('Postgres down for every replica: lb sends requests to the live ones, which answer what they can', async () => {
+  const [db] = await containers('db')
+  await run('docker', ['stop', db])
+  try {
+    await eventually(async () => assert.equal(await inRotation(), 0, 'no replica ready'), 60_000, 250)
+    const health = await get('/health')
+    assert.equal(health.status, 503, health.body)
+    assert.match(health.body, /"status":"degraded"/, "web's own answer, not lb's")
+    assert.equal((await get('/')).status, 200, 'what needs no database is still served')
+  } finally {
+    await run('docker', ['start', db])
+  }
+  await waitInRotation(REPLICAS)
+})
+
 if (API_KEYS) {
   step('writes need the API key: 401 without it, through the balancer', async () => {
     const res = await send(base, { method: 'POST', path: '/cache', body: { key: `e2e:${runId}:nokey`, value: 1 } })
@@ -638,9 +662,14 @@ async function backFromPause() {
   await eventually(() => waitInRotation(REPLICAS, 10_000), 60_000, 1000)
 }
 
+/** lb's own 503: no replica could take the request within its queue timeout (deploy/haproxy/errors/503.http). */
+const refusedByLb = (o: Outcome) => o.status === 503 && o.body.includes('"NO_REPLICA_AVAILABLE"')
+/** web's own 503: the replica shed the request (OVERLOADED), which lb passes on after its retries. */
+const shedByWeb = (o: Outcome) => o.status === 503 && o.body.includes('"OVERLOADED"')
+
 if (SHEDS_LOAD) {
   step(
-    'overload: a replica past its capacity sheds (503 + Retry-After); the balancer sends the load to the others',
+    "overload: past every replica's capacity lb queues, then answers its JSON 503, never a reset; with the others the load is spread",
     async () => {
       const [slow, ...others] = await containers('web')
       // A replica with a tenth of a core (a noisy neighbour): its capacity is far below the others'.
@@ -657,25 +686,51 @@ if (SHEDS_LOAD) {
         })
         const served = alone.outcomes.filter((o) => o.status === 200).length
         const saturation = Math.max(20, Math.round(served / (alone.elapsedMs / 1000)))
-        // Twice that, open loop, still alone (back in the rotation if its checks were late): it must shed.
-        await eventually(async () => assert.equal(await inRotation(), 1), 60_000, 250)
-        const overloaded = await openLoop({
-          baseUrl: base,
-          durationMs: 6000,
-          ratePerSecond: 2 * saturation,
-          maxInFlight: 1024,
-          next: () => spec('GET', '/'),
-        })
+        // Three times that, open loop, until lb shows the replica saturated: every one of its
+        // slots (maxconn) taken and requests waiting in lb's queue. Each try offers twice more.
+        let overloaded: Awaited<ReturnType<typeof openLoop>> | undefined
+        let rate = 3 * saturation
+        for (let attempt = 1; attempt <= 3; attempt++, rate *= 2) {
+          overloaded = await openLoop({
+            baseUrl: base,
+            durationMs: 6000,
+            ratePerSecond: rate,
+            maxInFlight: 3000,
+            next: () => spec('GET', '/'),
+          })
+          const backend = (await lbStats()).find((row) => row.pxname === 'web' && row.svname === 'BACKEND')
+          if (Number(backend?.qmax) > 0) break
+          if (attempt === 3)
+            assert.fail(`lb never queued a request at up to ${rate} req/s: the replica was not saturated`)
+        }
+        const outcomes = overloaded?.outcomes ?? []
         for (const name of others) await run('docker', ['unpause', name])
         await backFromPause()
-        // web's own 503s (OVERLOADED, with Retry-After); lb answers 503 too once its checks, which wait in the same queue, time out.
-        const shedBy = (o: Outcome) => o.status === 503 && o.headers['retry-after'] && o.body.includes('"OVERLOADED"')
-        const shed = overloaded.outcomes.filter(shedBy)
         figures.push(
-          `overload, the slow replica (0.1 CPU) alone: saturation ${saturation} req/s; at ${2 * saturation} req/s ` +
-            `the client saw ${statuses(overloaded.outcomes)} (${shed.length} shed with Retry-After` +
-            `${overloaded.skipped ? `; ${overloaded.skipped} not sent, 1024 in flight` : ''})`,
+          `overload, the slow replica (0.1 CPU) alone: saturation ${saturation} req/s; at ${rate} req/s ` +
+            `the client saw ${statuses(outcomes)} (${outcomes.filter(refusedByLb).length} lb's 503 after its queue, ` +
+            `${outcomes.filter(shedByWeb).length} shed by web with Retry-After)`,
         )
+        const resets = outcomes.filter((o) => o.status === 0)
+        if (resets.length > 0) {
+          // What lb logged of them, if it saw them at all.
+          const { stdout } = await run('docker', ['logs', await lb()], { timeoutMs: 60_000 })
+          const ids = resets.slice(0, 5).map((o) => String(o.spec.headers?.['x-request-id']))
+          const lines = stdout.split('\n').filter((line) => ids.some((id) => line.includes(`{${id}}`)))
+          console.error(
+            `lb's log of the first unanswered requests (${ids.join(', ')}):\n${lines.join('\n') || '(none)'}`,
+          )
+        }
+        assert.equal(resets.length, 0, `no request without an answer: ${describeFailures(resets)}`)
+        const other = outcomes.filter((o) => o.status !== 200 && !refusedByLb(o) && !shedByWeb(o))
+        assert.equal(other.length, 0, `only 200 or a JSON 503: ${describeFailures(other)}`)
+        const refused = outcomes.filter((o) => refusedByLb(o) || shedByWeb(o))
+        assert.ok(refused.length > 0, 'past its capacity, some requests were refused at once rather than queued on')
+        assert.ok(
+          refused.every((o) => Number(o.headers['retry-after']) > 0),
+          'every 503 says when to retry',
+        )
+
         // The same rate with the others in the rotation.
         const shared = await openLoop({
           baseUrl: base,
@@ -691,10 +746,9 @@ if (SHEDS_LOAD) {
           return entries.some((e) => e.replica === slow && e.status === 503) && entries.some((e) => e.status === 200)
         }).length
         figures.push(
-          `overload, the same ${2 * saturation} req/s with all ${REPLICAS} replicas: the client saw ${statuses(shared.outcomes)}; ` +
+          `overload, ${2 * saturation} req/s with all ${REPLICAS} replicas: the client saw ${statuses(shared.outcomes)}; ` +
             `per replica ${showTally(spread)}; ${rerouted} shed by the slow one and served by another`,
         )
-        assert.ok(shed.length > 0, 'the slow replica shed load when alone past its capacity')
         assert.equal(
           failures(shared.outcomes).length,
           0,
