@@ -289,7 +289,7 @@ t.test('deploy/haproxy/haproxy.cfg passes `haproxy -c` in the load balancer imag
   )
   for (const name of ['backend web', 'backend web-live']) {
     t.ok(
-      sections.get(name)?.includes('server no-replica abns@no-replica backup'),
+      sections.get(name)?.includes('server no-replica abns@no-replica backup no-check maxconn 10000'),
       `${name}: a request left without a replica gets lb's 503, not a closed connection`,
     )
   }

@@ -703,6 +703,11 @@ if (SHEDS_LOAD) {
           if (attempt === 3)
             assert.fail(`lb never queued a request at up to ${rate} req/s: the replica was not saturated`)
         }
+        const stats = await lbStats()
+        assert.ok(
+          stats.some((row) => row.pxname === 'web' && row.svname === 'no-replica' && row.status === 'no check'),
+          "lb's own 503 (the no-replica backup, not checked) is in place",
+        )
         const outcomes = overloaded?.outcomes ?? []
         for (const name of others) await run('docker', ['unpause', name])
         await backFromPause()
