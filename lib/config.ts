@@ -47,6 +47,12 @@ export const ConfigSchema = Type.Object({
   USERS_CACHE_TTL_SECONDS: Type.Integer({ minimum: 1, maximum: 3600, default: 30 }),
 
   BODY_LIMIT: Type.Integer({ minimum: 1024, maximum: 100 * 1024 * 1024, default: 1024 * 1024 }),
+  CACHE_MAX_VALUE_BYTES: Type.Integer({
+    minimum: 1,
+    maximum: 100 * 1024 * 1024,
+    default: 64 * 1024,
+    description: 'Largest value POST /cache stores, in bytes of its JSON (larger: 413)',
+  }),
   // Requests per window per client address; 0 turns rate limiting off.
   RATE_LIMIT_MAX: Type.Integer({ minimum: 0, maximum: 1_000_000, default: 300 }),
   RATE_LIMIT_WINDOW_MS: Type.Integer({ minimum: 1, maximum: 24 * 3600 * 1000, default: 60_000 }),

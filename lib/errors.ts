@@ -2,6 +2,16 @@ import createError from '@fastify/error'
 
 export const DatabaseUnavailableError = createError('DB_UNAVAILABLE', 'Database unavailable, try again later', 503)
 export const CacheUnavailableError = createError('CACHE_UNAVAILABLE', 'Cache unavailable, try again later', 503)
+export const CacheFullError = createError(
+  'CACHE_FULL',
+  'The cache is full and cannot store this value now, try again later',
+  507,
+)
+export const CacheValueTooLargeError = createError(
+  'CACHE_VALUE_TOO_LARGE',
+  'value is %s bytes of JSON, more than the %s this cache stores',
+  413,
+)
 export const CacheKeyNotFoundError = createError('CACHE_KEY_NOT_FOUND', "Key '%s' not found", 404)
 export const MigrationsPendingError = createError('MIGRATIONS_PENDING', 'Schema migrations not applied yet', 503)
 export const RateLimitedError = createError('RATE_LIMITED', 'Rate limit exceeded, retry in %s', 429)

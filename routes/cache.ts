@@ -15,9 +15,11 @@ const cacheRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
         tags: ['cache'],
         summary: 'Store a JSON value under a key, with an expiry',
         description:
-          'Stores `value` (any JSON) under `key` for `ttl` seconds (default 3600), replacing what the key held.',
+          'Stores `value` (any JSON, at most CACHE_MAX_VALUE_BYTES of it: 64 KiB by default) under `key` for ' +
+          '`ttl` seconds (default 3600), replacing what the key held. Redis keeps at most its maxmemory and evicts ' +
+          'the least used keys first, so a value may be gone before its ttl.',
         body: Type.Ref(CacheWrite),
-        response: { 201: Type.Ref(CacheWritten), ...errorResponses(400, 401, 413, 415, 429, 500, 503) },
+        response: { 201: Type.Ref(CacheWritten), ...errorResponses(400, 401, 413, 415, 429, 500, 503, 507) },
       },
     },
     async (request, reply) => {

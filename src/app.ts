@@ -53,7 +53,7 @@ export default async function app(fastify: FastifyInstance, { config }: AppOptio
   await fastify.register(drainPlugin, { quietMs: Math.min(200, drainWaitMs), maxWaitMs: drainWaitMs })
   await fastify.register(requestIdPlugin)
   await fastify.register(migrationsPlugin, { config })
-  await fastify.register(cacheStorePlugin)
+  await fastify.register(cacheStorePlugin, { maxValueBytes: config.CACHE_MAX_VALUE_BYTES })
   await fastify.register(userCachePlugin, { ttlSeconds: config.USERS_CACHE_TTL_SECONDS })
   await fastify.register(usersPlugin)
   await fastify.register(healthPlugin)

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import t from 'tap'
 import { MAX_KEY_LENGTH, MAX_TTL_SECONDS } from '../lib/schemas/cache.ts'
+import { redisContainer } from './containers.ts'
 import { build, freePort } from './helper.ts'
 
 t.test('POST /cache stores a value that GET /cache/:key returns with its ttl', async (t) => {
@@ -173,4 +174,44 @@ t.test('cache routes are 503 JSON errors, quickly, when Redis is unreachable', a
       message: 'Cache unavailable, try again later',
     })
   }
+})
+
+t.test(
+  'a value over CACHE_MAX_VALUE_BYTES (bytes of its JSON) is a 413 that says so; one that fits is stored',
+  async (t) => {
+    const app = await build(t, { CACHE_MAX_VALUE_BYTES: '1000' })
+    // "x…x" is its length plus the two quotes; é is two bytes in UTF-8.
+    for (const [value, status] of [
+      ['x'.repeat(998), 201],
+      ['x'.repeat(999), 413],
+      ['é'.repeat(499), 201],
+      ['é'.repeat(500), 413],
+    ] as const) {
+      const res = await app.inject({ method: 'POST', url: '/cache', payload: { key: `size-${value.length}`, value } })
+      t.equal(res.statusCode, status, `${Buffer.byteLength(JSON.stringify(value))} bytes`)
+      if (status === 413) {
+        t.match(res.json(), { statusCode: 413, code: 'CACHE_VALUE_TOO_LARGE', message: /more than the 1000/ })
+      }
+    }
+    t.equal((await app.inject({ method: 'GET', url: '/cache/size-999' })).statusCode, 404, 'nothing stored')
+  },
+)
+
+t.test('Redis at its memory bound with nothing to evict: a write is a 507 CACHE_FULL, reads go on', async (t) => {
+  const full = await redisContainer()
+    .withCommand(['redis-server', '--maxmemory', '2mb', '--maxmemory-policy', 'noeviction'])
+    .start()
+  t.teardown(() => full.stop())
+  const app = await build(t, { REDIS_URL: full.getConnectionUrl(), RATE_LIMIT_MAX: '0' })
+  const value = 'x'.repeat(60_000)
+  let written = 0
+  let res = await app.inject({ method: 'POST', url: '/cache', payload: { key: 'fill-0', value } })
+  while (res.statusCode === 201 && written < 200) {
+    written++
+    res = await app.inject({ method: 'POST', url: '/cache', payload: { key: `fill-${written}`, value } })
+  }
+  t.equal(res.statusCode, 507, `after ${written} values of 60 kB`)
+  t.match(res.json(), { statusCode: 507, code: 'CACHE_FULL', error: 'Insufficient Storage' })
+  t.equal((await app.inject({ method: 'GET', url: '/cache/fill-0' })).statusCode, 200, 'what is stored is read')
+  t.equal((await app.inject({ method: 'GET', url: '/users/1' })).statusCode, 200, 'the user cache only misses')
 })

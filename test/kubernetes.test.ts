@@ -731,6 +731,13 @@ t.test(
     t.notMatch(script, /--requirepass|--appendonly/, 'no option on the command line')
     t.match(script, /requirepass/, 'the password goes into the config file')
     t.match(script, /echo 'appendonly yes'/, 'append-only file on')
+    const maxmemory = Number(/echo 'maxmemory (\d+)mb'/.exec(script)?.[1])
+    t.ok(maxmemory > 0, `a bound on its memory: ${maxmemory} MB`)
+    t.match(script, /echo 'maxmemory-policy allkeys-lfu'/, 'past it, the least frequently used keys are evicted')
+    t.ok(
+      mebibytes(rd.resources?.limits?.memory) >= 2 * maxmemory,
+      'the container may hold twice that (an append-only file rewrite copies what is written meanwhile)',
+    )
     t.match(script, /umask 077/, 'the config file is readable by its owner only')
     const confDir = script.match(/conf=(\S+)\/[^/\s]+$/m)?.[1]
     const confMount = rd.volumeMounts?.find((mount) => mount.mountPath === confDir)

@@ -74,7 +74,7 @@ t.test('a body over BODY_LIMIT is a 413 JSON error', async (t) => {
 })
 
 t.test('the default body limit is 1 MiB', async (t) => {
-  const app = await build(t)
+  const app = await build(t, { CACHE_MAX_VALUE_BYTES: String(2 * 1024 * 1024) })
   const value = 'x'.repeat(1024 * 1024)
   const res = await app.inject({ method: 'POST', url: '/cache', payload: { key: 'big', value } })
   t.equal(res.statusCode, 413)

@@ -7,6 +7,9 @@
 #   redis.sh start   Redis, through the image's entrypoint (which drops root for
 #                    the redis user, as with the image's own command)
 #   redis.sh ping    exits 0 when Redis answers PONG (authenticated when needed)
+# Memory: at most REDIS_MAXMEMORY (256mb) of data; past it Redis evicts the
+# least frequently used keys (allkeys-lfu: a value written once and never read
+# goes before a rate-limit counter counted at every request). docs/operations.md.
 set -eu
 
 password=${REDIS_PASSWORD:-}
@@ -24,12 +27,13 @@ unset REDIS_PASSWORD
 
 case "${1:-}" in
   start)
+    set -- --appendonly yes --maxmemory "${REDIS_MAXMEMORY:-256mb}" --maxmemory-policy allkeys-lfu
     if [ -z "$password" ]; then
-      exec docker-entrypoint.sh redis-server --appendonly yes
+      exec docker-entrypoint.sh redis-server "$@"
     fi
     # Every byte as \xHH in double quotes: any password passes Redis's parser.
     quoted=$(printf %s "$password" | od -An -v -tx1 | tr -d ' \n' | sed 's/../\\x&/g')
-    exec docker-entrypoint.sh redis-server --appendonly yes - <<CONFIG
+    exec docker-entrypoint.sh redis-server "$@" - <<CONFIG
 requirepass "$quoted"
 CONFIG
     ;;

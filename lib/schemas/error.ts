@@ -16,7 +16,7 @@ export const ErrorResponse = Type.Object(
 
 const ErrorRef = Type.Ref(ErrorResponse)
 
-type ErrorStatus = 400 | 401 | 404 | 409 | 413 | 414 | 415 | 429 | 500 | 503
+type ErrorStatus = 400 | 401 | 404 | 409 | 413 | 414 | 415 | 429 | 500 | 503 | 507
 
 interface ErrorDoc {
   description: string
@@ -42,7 +42,9 @@ const ERRORS: Record<ErrorStatus, ErrorDoc> = {
     example: ['USERNAME_TAKEN', "username 'jsilva' is already taken"],
   },
   413: {
-    description: 'The body is larger than the limit (BODY_LIMIT)',
+    description:
+      'The body is larger than the limit (BODY_LIMIT), or a cached value larger than CACHE_MAX_VALUE_BYTES ' +
+      '(`CACHE_VALUE_TOO_LARGE`)',
     example: ['FST_ERR_CTP_BODY_TOO_LARGE', 'Request body is too large'],
   },
   414: {
@@ -69,6 +71,12 @@ const ERRORS: Record<ErrorStatus, ErrorDoc> = {
       'A backing service (Postgres or Redis) is unavailable, or this instance is overloaded (`OVERLOADED`, with ' +
       '`retry-after`)',
     example: ['CACHE_UNAVAILABLE', 'Cache unavailable, try again later'],
+  },
+  507: {
+    description:
+      'Redis is at its memory bound and cannot make room for the value now (it evicts the least used keys ' +
+      'first, so this is rare): try again later, or store less',
+    example: ['CACHE_FULL', 'The cache is full and cannot store this value now, try again later'],
   },
 }
 

@@ -1,6 +1,6 @@
 import fp from 'fastify-plugin'
 import type { Result } from 'ioredis'
-import { CacheUnavailableError } from '../../lib/errors.ts'
+import { CacheFullError, CacheUnavailableError, CacheValueTooLargeError } from '../../lib/errors.ts'
 import type { CacheEntry } from '../../lib/schemas/cache.ts'
 
 interface CacheStore {
@@ -36,19 +36,32 @@ declare module 'ioredis' {
   }
 }
 
+// Redis at its maxmemory with nothing it may evict (policy noeviction, or a
+// value larger than what eviction frees) refuses writes with this error.
+const OUT_OF_MEMORY = /^OOM /
+
+interface CacheStoreOptions {
+  /** The largest value stored, in bytes of its JSON. */
+  maxValueBytes: number
+}
+
 export default fp(
-  async function cacheStorePlugin(fastify) {
+  async function cacheStorePlugin(fastify, { maxValueBytes }: CacheStoreOptions) {
     const redis = fastify.redis
     redis.defineCommand('getWithTtl', { numberOfKeys: 1, lua: GET_WITH_TTL })
 
     // The error handler logs the 503 with its cause, under the request's id.
     function unavailable(err: unknown): never {
+      if (err instanceof Error && OUT_OF_MEMORY.test(err.message)) throw new CacheFullError({ cause: err })
       throw new CacheUnavailableError({ cause: err })
     }
 
     const store: CacheStore = {
       async set(key, value, ttlSeconds) {
-        await redis.set(PUBLIC_NAMESPACE + key, JSON.stringify(value), 'EX', ttlSeconds).catch(unavailable)
+        const json = JSON.stringify(value)
+        const bytes = Buffer.byteLength(json)
+        if (bytes > maxValueBytes) throw new CacheValueTooLargeError(bytes, maxValueBytes)
+        await redis.set(PUBLIC_NAMESPACE + key, json, 'EX', ttlSeconds).catch(unavailable)
       },
       async get(key) {
         const entry = await redis.getWithTtl(PUBLIC_NAMESPACE + key).catch(unavailable)
