@@ -73,15 +73,17 @@ export interface RunResult {
   elapsedMs: number
 }
 
-/** `concurrency` clients, each on its own keep-alive connection, for `durationMs`. */
-export async function closedLoop(options: RunOptions & { concurrency: number }): Promise<RunResult> {
-  const { baseUrl, durationMs, next, concurrency } = options
+/** `concurrency` clients, each on its own keep-alive connection, for `durationMs` or until `until()`. */
+export async function closedLoop(
+  options: RunOptions & { concurrency: number; until?: () => boolean },
+): Promise<RunResult> {
+  const { baseUrl, durationMs, next, concurrency, until = () => false } = options
   const agent = new Agent({ keepAlive: true, maxSockets: concurrency })
   const outcomes: Outcome[] = []
   const t0 = Date.now()
   let i = 0
   const client = async () => {
-    while (Date.now() - t0 < durationMs) outcomes.push(await send(baseUrl, next(i++), agent, t0))
+    while (Date.now() - t0 < durationMs && !until()) outcomes.push(await send(baseUrl, next(i++), agent, t0))
   }
   const [actionAt] = await Promise.all([runAction(options.during, t0), ...Array.from({ length: concurrency }, client)])
   agent.destroy()
