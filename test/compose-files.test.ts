@@ -1,6 +1,7 @@
 // The compose files, .env.example, the HAProxy configuration, the Dockerfile
-// and the docs agree with each other and with the app. (`npm run test:compose`
-// and `npm run test:compose:scale` run the stacks themselves.)
+// and the docs agree with each other and with the app. The files are read as
+// Docker Compose v2 resolves them (`docker compose config`). (`npm run
+// test:compose` and `npm run test:compose:scale` run the stacks themselves.)
 import { execFile } from 'node:child_process'
 import { readdirSync, readFileSync, statSync } from 'node:fs'
 import { promisify } from 'node:util'
@@ -12,33 +13,53 @@ const exec = promisify(execFile)
 const PROJECT_DIR = new URL('..', import.meta.url).pathname
 const read = (name: string) => readFileSync(new URL(`../${name}`, import.meta.url), 'utf8')
 
-const FILES = ['compose.base.yaml', 'compose.yaml', 'compose.scale.yaml'] as const
-const text = Object.fromEntries(FILES.map((name) => [name, read(name)])) as Record<(typeof FILES)[number], string>
+const FILES = ['compose.yaml', 'compose.scale.yaml'] as const
+type File = (typeof FILES)[number]
+const text = Object.fromEntries(FILES.map((name) => [name, read(name)])) as Record<File, string>
 
+interface Port {
+  host_ip?: string
+  target: number
+  published: string
+}
 interface Service {
-  extends?: { file: string; service: string }
-  environment?: Record<string, string | number | boolean>
+  container_name?: string
+  environment?: Record<string, string | null>
+  ports?: Port[]
+  secrets?: { source: string }[]
   [key: string]: unknown
 }
-interface ComposeFile {
+interface Model {
+  name: string
   services: Record<string, Service>
-  [key: string]: unknown
+  networks: Record<string, { name: string }>
+  volumes: Record<string, { name: string }>
+  secrets: Record<string, { file: string }>
 }
-const yaml = Object.fromEntries(FILES.map((name) => [name, parse(text[name]) as ComposeFile])) as Record<
-  (typeof FILES)[number],
-  ComposeFile
+
+/**
+ * A file as Docker Compose v2 resolves it (`docker compose config`), with only
+ * the variables given: none from this shell or a `.env`.
+ */
+async function resolve(file: File, variables: Record<string, string> = {}): Promise<Model> {
+  const inherited = Object.fromEntries(
+    ['PATH', 'HOME', 'DOCKER_HOST', 'DOCKER_CONFIG'].flatMap((name) => {
+      const value = process.env[name]
+      return value === undefined ? [] : [[name, value]]
+    }),
+  )
+  const args = ['compose', '--env-file', '/dev/null', '-f', file, 'config', '--format', 'json']
+  const { stdout } = await exec('docker', args, { cwd: PROJECT_DIR, env: { ...inherited, ...variables } })
+  return JSON.parse(stdout) as Model
+}
+
+const models = Object.fromEntries(await Promise.all(FILES.map(async (file) => [file, await resolve(file)]))) as Record<
+  File,
+  Model
 >
-const base = yaml['compose.base.yaml'].services
-const stacks = { 'compose.yaml': yaml['compose.yaml'], 'compose.scale.yaml': yaml['compose.scale.yaml'] }
+const stack = models['compose.yaml']
 
-/** A service as Compose sees it: the base's keys, then the file's own (environment merged). */
-function resolved(file: keyof typeof stacks, name: string): Service {
-  const own = stacks[file].services[name]
-  const from = own.extends ? base[own.extends.service] : {}
-  return { ...from, ...own, environment: { ...from.environment, ...own.environment } }
-}
-
-/** `${NAME}`, `${NAME:-default}`, `${NAME:?message}` in every compose file: name -> the defaults it has. */
+/** `${NAME}`, `${NAME:-default}`, `${NAME:?message}` in every compose file: name -> its defaults. */
 const composeVariables = new Map<string, Set<string | undefined>>()
 for (const file of FILES) {
   for (const [, name, kind, value] of text[file].matchAll(/\$\{(\w+)(?::([-?])([^}]*))?\}/g)) {
@@ -72,82 +93,106 @@ const WIRING: Record<string, string | number> = {
   REDIS_PORT: 6379,
 }
 
-t.test('every file works with docker-compose 1.29 as well as Compose v2', async (t) => {
-  for (const file of FILES) {
-    const lines = text[file].replace(/^\s*#.*$/gm, '')
-    t.notMatch(lines, /^name:/m, `${file}: no top-level name (project names come from the folder or -p)`)
-    t.notMatch(lines, /start_interval/, `${file}: no healthcheck.start_interval`)
-    t.notMatch(lines, /^version:/m, `${file}: no obsolete version key (Compose v2 warns about it)`)
-    t.notMatch(lines, /!reset|!override|^include:/m, `${file}: no tags or include of Compose v2 only`)
-    for (const [name, service] of Object.entries(yaml[file].services)) {
-      const dependsOn = (service.depends_on ?? {}) as Record<string, Record<string, unknown>>
-      if (!Array.isArray(dependsOn)) {
-        for (const [, rule] of Object.entries(dependsOn))
-          t.notOk('restart' in rule, `${file} ${name}: no depends_on.*.restart`)
-      }
-    }
+t.test('each file is a project of its own: compose.yaml the stack, the scaled one built on it', async (t) => {
+  t.same(
+    FILES.map((file) => models[file].name),
+    ['desafio3', 'desafio3-scale'],
+    'project names',
+  )
+  t.same(Object.keys(stack.services).sort(), ['cache', 'db', 'web'])
+  t.same(Object.keys(models['compose.scale.yaml'].services).sort(), ['cache', 'db', 'lb', 'web'])
+  const own = parse(text['compose.scale.yaml']) as { services: Record<string, { extends?: unknown }> }
+  for (const name of Object.keys(stack.services)) {
+    t.same(own.services[name].extends, { file: 'compose.yaml', service: name }, `${name} extends compose.yaml`)
   }
-  // docker-compose 1.29 refuses to extend a service that has depends_on.
-  for (const [name, service] of Object.entries(base)) t.notOk(service.depends_on, `base ${name}: no depends_on`)
 })
 
-t.test(
-  'both stacks take every service from compose.base.yaml and add only names, storage, ports and order',
-  async (t) => {
-    t.same(Object.keys(stacks['compose.yaml'].services).sort(), ['cache', 'db', 'web'])
-    t.same(Object.keys(stacks['compose.scale.yaml'].services).sort(), ['cache', 'db', 'lb', 'web'])
-    const added = new Set(['extends', 'container_name', 'volumes', 'networks', 'ports', 'depends_on', 'environment'])
-    for (const [file, stack] of Object.entries(stacks)) {
-      for (const [name, service] of Object.entries(stack.services)) {
-        t.same(service.extends, { file: 'compose.base.yaml', service: name }, `${file} ${name} extends the base`)
-        for (const key of Object.keys(service)) t.ok(added.has(key), `${file} ${name}: ${key} belongs in the base`)
-      }
-    }
-    t.same(yaml['compose.yaml'].secrets, yaml['compose.scale.yaml'].secrets, 'the same secrets in both')
-  },
-)
-
-t.test("compose.yaml keeps the original's names; compose.scale.yaml's belong to its project", async (t) => {
-  const names = Object.fromEntries(['db', 'cache', 'web'].map((s) => [s, resolved('compose.yaml', s).container_name]))
+t.test("compose.yaml keeps the original's names; the scaled stack's belong to its project", async (t) => {
+  const names = Object.fromEntries(Object.entries(stack.services).map(([name, s]) => [name, s.container_name]))
   t.same(names, { db: 'desafio3-postgres', cache: 'desafio3-redis', web: 'desafio3-web' })
-  t.same(yaml['compose.yaml'].networks, { 'desafio3-network': { name: 'desafio3-network', driver: 'bridge' } })
-  t.same(yaml['compose.yaml'].volumes, {
-    postgres_data: { name: 'desafio3-postgres-data' },
-    redis_data: { name: 'desafio3-redis-data' },
+  t.same(stack.networks.default.name, 'desafio3-network')
+  t.same(Object.fromEntries(Object.entries(stack.volumes).map(([name, volume]) => [name, volume.name])), {
+    postgres_data: 'desafio3-postgres-data',
+    redis_data: 'desafio3-redis-data',
   })
-  const scale = yaml['compose.scale.yaml']
-  for (const name of Object.keys(scale.services)) t.notOk(resolved('compose.scale.yaml', name).container_name, name)
-  t.notOk(scale.networks, 'the project network (<project>_default)')
-  for (const [name, volume] of Object.entries((scale.volumes ?? {}) as Record<string, unknown>)) {
-    t.notOk((volume as { name?: string } | null)?.name, `volume ${name} is the project's (<project>_${name})`)
+  const model = models['compose.scale.yaml']
+  for (const [name, service] of Object.entries(model.services)) t.notOk(service.container_name, name)
+  t.equal(model.networks.default.name, `${model.name}_default`, "the project's network")
+  for (const [name, volume] of Object.entries(model.volumes)) {
+    t.equal(volume.name, `${model.name}_${name}`, `volume ${name} is the project's`)
   }
 })
 
-t.test('only web (compose.yaml) or lb (compose.scale.yaml) is published, on WEB_PORT', async (t) => {
-  const published = (file: keyof typeof stacks) =>
-    Object.keys(stacks[file].services).filter((name) => resolved(file, name).ports)
-  t.same(published('compose.yaml'), ['web'])
-  t.same(published('compose.scale.yaml'), ['lb'])
-  const onWebPort = ['$' + '{WEB_PORT:-5000}:5000']
-  t.same(resolved('compose.yaml', 'web').ports, onWebPort)
-  t.same(resolved('compose.scale.yaml', 'lb').ports, onWebPort)
+t.test("the scaled stack runs compose.yaml's services, changed only where it says", async (t) => {
+  /** What each file may change in each service of compose.yaml (a dotted path is one key of a mapping). */
+  const changes: Record<'compose.scale.yaml', Record<string, string[]>> = {
+    'compose.scale.yaml': {
+      db: ['container_name'],
+      cache: ['container_name'],
+      web: ['container_name', 'ports', 'environment.TRUST_PROXY'],
+    },
+  }
+  const without = (service: Service, paths: string[]) => {
+    const copy = structuredClone(service) as Record<string, Record<string, unknown>>
+    for (const path of paths) {
+      const [key, inner] = path.split('.')
+      if (inner) delete copy[key]?.[inner]
+      else delete copy[key]
+    }
+    return copy
+  }
+  for (const [file, services] of Object.entries(changes) as [keyof typeof changes, Record<string, string[]>][]) {
+    for (const [name, paths] of Object.entries(services)) {
+      t.same(
+        without(models[file].services[name], paths),
+        without(stack.services[name], paths),
+        `${file} ${name}: the same as compose.yaml's but for ${paths.join(', ')}`,
+      )
+    }
+  }
+})
+
+t.test('everything is published on this machine only, unless WEB_PUBLISH_ADDRESS says otherwise', async (t) => {
+  const published = (model: Model) =>
+    Object.entries(model.services).flatMap(([name, service]) =>
+      (service.ports ?? []).map((port) => `${name} ${port.host_ip}:${port.published}->${port.target}`),
+    )
+  const expected: Record<File, string[]> = {
+    'compose.yaml': ['web 127.0.0.1:5000->5000'],
+    'compose.scale.yaml': ['lb 127.0.0.1:5000->5000'],
+  }
+  const everywhere = { WEB_PUBLISH_ADDRESS: '0.0.0.0', WEB_PORT: '8080' }
+  const movedApi: Record<File, string[]> = {
+    'compose.yaml': ['web 0.0.0.0:8080->5000'],
+    'compose.scale.yaml': ['lb 0.0.0.0:8080->5000'],
+  }
+  for (const file of FILES) {
+    t.same(published(models[file]).sort(), expected[file].sort(), `${file}: by default`)
+    t.same(
+      published(await resolve(file, everywhere)).sort(),
+      movedApi[file].sort(),
+      `${file}: ${JSON.stringify(everywhere)}`,
+    )
+  }
 })
 
 t.test("web's environment: every setting of the app, from the environment, no other", async (t) => {
-  for (const file of ['compose.yaml', 'compose.scale.yaml'] as const) {
-    const environment = resolved(file, 'web').environment ?? {}
-    t.same(
-      Object.keys(environment).sort(),
-      [...schemaVariables].sort(),
-      `${file}: web gets each variable of lib/config.ts`,
-    )
-    for (const name of schemaVariables) {
-      const value = String(environment[name])
-      if (name in WIRING) t.equal(value, String(WIRING[name]), `${file}: ${name} is the stack's wiring`)
-      else
-        t.match(value, new RegExp(`^\\$\\{${name}:-[^}]*\\}$`), `${file}: ${name} comes from the environment or .env`)
-    }
+  const raw = (parse(text['compose.yaml']) as { services: { web: { environment: Record<string, unknown> } } }).services
+    .web.environment
+  t.same(Object.keys(raw).sort(), [...schemaVariables].sort(), 'compose.yaml: web gets each variable of lib/config.ts')
+  for (const name of schemaVariables) {
+    const value = String(raw[name])
+    if (name in WIRING) t.equal(value, String(WIRING[name]), `${name} is the stack's wiring`)
+    else t.match(value, new RegExp(`^\\$\\{${name}:-[^}]*\\}$`), `${name} comes from the environment or .env`)
   }
+  for (const file of FILES) {
+    t.same(Object.keys(models[file].services.web.environment ?? {}).sort(), [...schemaVariables].sort(), file)
+  }
+  t.equal(
+    models['compose.scale.yaml'].services.web.environment?.TRUST_PROXY,
+    '10.0.0.0/8,172.16.0.0/12,192.168.0.0/16',
+    'the scaled stack trusts X-Forwarded-For from its network (lb)',
+  )
 })
 
 t.test('.env.example lists every variable the compose files read, with a comment, and no other', async (t) => {
@@ -164,7 +209,7 @@ t.test(".env.example's values are the compose files' defaults; its comments give
     // The quick start's one setting to change.
     if (name === 'POSTGRES_PASSWORD') t.equal(value, 'change-me', 'a placeholder to change')
     // Empty: each file's default (the only way when the files differ).
-    else if (defaults.size > 1 || value === '') t.equal(value, '', `${name}: empty, each file's default applies`)
+    else if (defaults.size !== 1 || value === '') t.equal(value, '', `${name}: empty, each file's default applies`)
     else t.equal(value, [...defaults][0], name)
   }
   for (const name of schemaVariables) {
@@ -188,56 +233,44 @@ t.test('every compose variable is documented (README.md or docs/)', async (t) =>
 })
 
 t.test('secrets: each service mounts the ones it reads; no password on a command line', async (t) => {
-  t.same(base.db.secrets, ['postgres_password'])
-  t.same(base.cache.secrets, ['redis_password'])
-  t.same([...(base.web.secrets as string[])].sort(), ['api_keys', 'postgres_password', 'redis_password'])
-  t.notOk(base.lb.secrets)
-  for (const [name, { file }] of Object.entries(yaml['compose.yaml'].secrets as Record<string, { file: string }>)) {
+  const mounted = (model: Model, service: string) =>
+    (model.services[service].secrets ?? []).map((secret) => secret.source).sort()
+  for (const file of FILES) {
+    const model = models[file]
+    t.same(mounted(model, 'db'), ['postgres_password'], `${file} db`)
+    t.same(mounted(model, 'cache'), ['redis_password'], `${file} cache`)
+    t.same(mounted(model, 'web'), ['api_keys', 'postgres_password', 'redis_password'], `${file} web`)
+    for (const [name, service] of Object.entries(model.services)) {
+      const command = JSON.stringify([service.command ?? '', service.entrypoint ?? '', service.healthcheck ?? ''])
+      t.notMatch(command, /PASSWORD|API_KEYS/, `${file} ${name}: no secret variable in a command or health check`)
+    }
+  }
+  t.same(mounted(models['compose.scale.yaml'], 'lb'), [], 'lb: no secret')
+  const declared = (file: File) => (parse(text[file]) as { secrets: Record<string, { file: string }> }).secrets
+  for (const [name, { file }] of Object.entries(declared('compose.yaml'))) {
     t.equal(file, `\${SECRETS_DIR:-./deploy/compose/no-secrets}/${name}`, `${name} comes from SECRETS_DIR`)
-    t.equal(
-      statSync(new URL(`../deploy/compose/no-secrets/${name}`, import.meta.url)).size,
-      0,
-      `${name}: empty placeholder`,
-    )
   }
-  for (const [name, service] of Object.entries(base)) {
-    const command = JSON.stringify([service.command ?? '', service.entrypoint ?? '', service.healthcheck ?? ''])
-    t.notMatch(command, /PASSWORD|API_KEYS/, `${name}: no secret variable in a command or health check`)
+  t.same(declared('compose.scale.yaml'), declared('compose.yaml'), 'both files declare the same secrets')
+  for (const name of readdirSync(new URL('../deploy/compose/no-secrets', import.meta.url))) {
+    t.equal(statSync(new URL(`../deploy/compose/no-secrets/${name}`, import.meta.url)).size, 0, `${name}: empty`)
   }
-  for (const name of ['POSTGRES_PASSWORD', 'POSTGRES_PASSWORD_FILE']) t.ok(base.db.environment?.[name], `db: ${name}`)
-  for (const name of ['REDIS_PASSWORD', 'REDIS_PASSWORD_FILE']) t.ok(base.cache.environment?.[name], `cache: ${name}`)
+  for (const name of ['POSTGRES_PASSWORD', 'POSTGRES_PASSWORD_FILE']) {
+    t.ok(name in (stack.services.db.environment ?? {}), `db: ${name}`)
+  }
+  for (const name of ['REDIS_PASSWORD', 'REDIS_PASSWORD_FILE']) {
+    t.ok(name in (stack.services.cache.environment ?? {}), `cache: ${name}`)
+  }
 })
 
 /** Runs a program; undefined when it is not installed. */
-async function tryRun(file: string, args: string[], env: NodeJS.ProcessEnv = process.env) {
+async function tryRun(file: string, args: string[]) {
   try {
-    return await exec(file, args, { cwd: PROJECT_DIR, env, timeout: 60_000 })
+    return await exec(file, args, { cwd: PROJECT_DIR, timeout: 60_000 })
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined
     throw err
   }
 }
-
-t.test('docker-compose 1.29 and Compose v2 (where installed) load both files', async (t) => {
-  const env = { ...process.env, POSTGRES_PASSWORD: 'x', COMPOSE_PROJECT_NAME: 'desafio3-config-check' }
-  const tools: [string, string[]][] = [
-    ['docker-compose', []],
-    ['docker', ['compose']],
-  ]
-  for (const [tool, prefix] of tools) {
-    const version = await tryRun(tool, [...prefix, 'version']).catch(() => undefined)
-    if (!version) {
-      t.comment(`${[tool, ...prefix].join(' ')} is not installed here: not checked`)
-      continue
-    }
-    for (const file of ['compose.yaml', 'compose.scale.yaml']) {
-      const result = await tryRun(tool, [...prefix, '-f', file, 'config'], env)
-      const config = parse(result?.stdout ?? '') as ComposeFile
-      t.same(Object.keys(config.services).sort(), Object.keys(stacks[file as keyof typeof stacks].services).sort())
-      t.equal(config.services.web.environment?.REDIS_HOST, 'cache', `${tool}: ${file} extends the base`)
-    }
-  }
-})
 
 t.test('deploy/haproxy/haproxy.cfg passes `haproxy -c` in the load balancer image', async (t) => {
   const image = process.env.HAPROXY_IMAGE ?? 'haproxy:3'

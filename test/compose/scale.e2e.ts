@@ -1,6 +1,6 @@
 // `npm run test:compose:scale`: the scaled stack (compose.scale.yaml), end to
 // end: db, cache, web replicas and the load balancer (lb), under the Compose
-// project desafio3-scale-e2e, published on a free port of 127.0.0.1 (so it never
+// project desafio3-scale-e2e, published on free ports of 127.0.0.1 (so it never
 // meets a stack someone else runs), with the passwords and the API key as
 // Compose secrets. Measures what docs/scaling.md promises: requests spread over
 // every replica, none lost when a replica is killed under GET load or stopped
@@ -25,8 +25,10 @@ import { eventually } from '../eventually.ts'
 import { freePort } from '../ports.ts'
 import { closedLoop, type Outcome, openLoop, type RequestSpec, type RunResult, send, showTally, tally } from './load.ts'
 import {
+  COMPOSE,
   commandLines,
-  detectCompose,
+  connectTo,
+  otherAddresses,
   printComposeState,
   type RunOptions,
   run,
@@ -58,21 +60,20 @@ const AUTH = { authorization: `Bearer ${secrets.api_keys[1]}` }
 let secretsDir = ''
 let env: NodeJS.ProcessEnv = {}
 let base = ''
-let composeCommand: string[] = []
 let started = false
 const startedAt = Date.now()
 const figures: string[] = []
 const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`
 
 function compose(args: string[], options: RunOptions = {}) {
-  const [file, ...prefix] = composeCommand
+  const [file, ...prefix] = COMPOSE
   return run(file, [...prefix, ...args], { env, timeoutMs: 180_000, ...options })
 }
 
 const step = scenario(showState)
 
 async function showState() {
-  if (started) await printComposeState(compose, composeCommand, 30)
+  if (started) await printComposeState(compose, 30)
 }
 
 after(async () => {
@@ -239,10 +240,9 @@ async function perReplica(outcomes: Outcome[]): Promise<Map<string, number>> {
 
 // --- the scenario ---------------------------------------------------------
 
-step('Docker Compose is there; the secrets are files; a free port', async () => {
-  composeCommand = await detectCompose()
+step('Docker Compose is there; the secrets are files; free ports', async () => {
   const { stdout } = await compose(['version'])
-  figures.push(...startFigures(composeCommand, stdout))
+  figures.push(...startFigures(stdout))
   secretsDir = await mkdtemp(join(tmpdir(), 'desafio3-secrets-'))
   await chmod(secretsDir, 0o700)
   for (const [name, value] of Object.entries(secrets)) {
@@ -312,13 +312,22 @@ step(
   },
 )
 
-step('lb is the only published service', async () => {
+step("lb is the only published service, on this machine's loopback only", async () => {
+  const port = Number(new URL(base).port)
   for (const service of ['db', 'cache', 'web', 'lb']) {
     for (const name of await containers(service)) {
       const { stdout } = await run('docker', ['port', name])
-      if (service === 'lb') assert.match(stdout, new RegExp(`:${new URL(base).port}\\b`), `${name} publishes WEB_PORT`)
-      else assert.equal(stdout.trim(), '', `${name} publishes no port`)
+      if (service !== 'lb') assert.equal(stdout.trim(), '', `${name} publishes no port`)
+      else
+        assert.deepEqual(
+          stdout.trim().split('\n').sort(),
+          [`5000/tcp -> 127.0.0.1:${port}`],
+          `${name} publishes WEB_PORT on 127.0.0.1`,
+        )
     }
+  }
+  for (const address of otherAddresses()) {
+    assert.notEqual(await connectTo(address, port), 'connected', `WEB_PORT does not answer on ${address}`)
   }
 })
 
