@@ -13,7 +13,7 @@ const exec = promisify(execFile)
 const PROJECT_DIR = new URL('..', import.meta.url).pathname
 const read = (name: string) => readFileSync(new URL(`../${name}`, import.meta.url), 'utf8')
 
-const FILES = ['compose.yaml', 'compose.scale.yaml'] as const
+const FILES = ['compose.yaml', 'compose.scale.yaml', 'compose.dev.yaml'] as const
 type File = (typeof FILES)[number]
 const text = Object.fromEntries(FILES.map((name) => [name, read(name)])) as Record<File, string>
 
@@ -93,21 +93,28 @@ const WIRING: Record<string, string | number> = {
   REDIS_PORT: 6379,
 }
 
-t.test('each file is a project of its own: compose.yaml the stack, the scaled one built on it', async (t) => {
+t.test('each file is a project of its own: compose.yaml the stack, the two others built on it', async (t) => {
   t.same(
     FILES.map((file) => models[file].name),
-    ['desafio3', 'desafio3-scale'],
+    ['desafio3', 'desafio3-scale', 'desafio3-dev'],
     'project names',
   )
   t.same(Object.keys(stack.services).sort(), ['cache', 'db', 'web'])
   t.same(Object.keys(models['compose.scale.yaml'].services).sort(), ['cache', 'db', 'lb', 'web'])
-  const own = parse(text['compose.scale.yaml']) as { services: Record<string, { extends?: unknown }> }
-  for (const name of Object.keys(stack.services)) {
-    t.same(own.services[name].extends, { file: 'compose.yaml', service: name }, `${name} extends compose.yaml`)
+  t.same(Object.keys(models['compose.dev.yaml'].services).sort(), ['cache', 'db', 'web'])
+  for (const file of ['compose.scale.yaml', 'compose.dev.yaml'] as const) {
+    const own = parse(text[file]) as { services: Record<string, { extends?: unknown }> }
+    for (const name of Object.keys(stack.services)) {
+      t.same(
+        own.services[name].extends,
+        { file: 'compose.yaml', service: name },
+        `${file} ${name} extends compose.yaml`,
+      )
+    }
   }
 })
 
-t.test("compose.yaml keeps the original's names; the scaled stack's belong to its project", async (t) => {
+t.test("compose.yaml keeps the original's names; the other stacks' belong to their projects", async (t) => {
   const names = Object.fromEntries(Object.entries(stack.services).map(([name, s]) => [name, s.container_name]))
   t.same(names, { db: 'desafio3-postgres', cache: 'desafio3-redis', web: 'desafio3-web' })
   t.same(stack.networks.default.name, 'desafio3-network')
@@ -115,21 +122,28 @@ t.test("compose.yaml keeps the original's names; the scaled stack's belong to it
     postgres_data: 'desafio3-postgres-data',
     redis_data: 'desafio3-redis-data',
   })
-  const model = models['compose.scale.yaml']
-  for (const [name, service] of Object.entries(model.services)) t.notOk(service.container_name, name)
-  t.equal(model.networks.default.name, `${model.name}_default`, "the project's network")
-  for (const [name, volume] of Object.entries(model.volumes)) {
-    t.equal(volume.name, `${model.name}_${name}`, `volume ${name} is the project's`)
+  for (const file of ['compose.scale.yaml', 'compose.dev.yaml'] as const) {
+    const model = models[file]
+    for (const [name, service] of Object.entries(model.services)) t.notOk(service.container_name, `${file} ${name}`)
+    t.equal(model.networks.default.name, `${model.name}_default`, `${file}: the project's network`)
+    for (const [name, volume] of Object.entries(model.volumes)) {
+      t.equal(volume.name, `${model.name}_${name}`, `${file}: volume ${name} is the project's`)
+    }
   }
 })
 
-t.test("the scaled stack runs compose.yaml's services, changed only where it says", async (t) => {
+t.test("the scaled and development stacks run compose.yaml's services, changed only where they say", async (t) => {
   /** What each file may change in each service of compose.yaml (a dotted path is one key of a mapping). */
-  const changes: Record<'compose.scale.yaml', Record<string, string[]>> = {
+  const changes: Record<'compose.scale.yaml' | 'compose.dev.yaml', Record<string, string[]>> = {
     'compose.scale.yaml': {
       db: ['container_name'],
       cache: ['container_name'],
       web: ['container_name', 'ports', 'environment.TRUST_PROXY'],
+    },
+    'compose.dev.yaml': {
+      db: ['container_name', 'ports'],
+      cache: ['container_name', 'ports'],
+      web: ['container_name', 'build.target', 'image', 'read_only', 'tty', 'develop'],
     },
   }
   const without = (service: Service, paths: string[]) => {
@@ -150,6 +164,9 @@ t.test("the scaled stack runs compose.yaml's services, changed only where it say
       )
     }
   }
+  const web = models['compose.dev.yaml'].services.web
+  t.equal((web.build as { target?: string }).target, 'dev', "development: the Dockerfile's dev stage")
+  t.notOk(web.image, 'development: its own image name, never WEB_IMAGE (compose.yaml runs that one)')
 })
 
 t.test('everything is published on this machine only, unless WEB_PUBLISH_ADDRESS says otherwise', async (t) => {
@@ -160,11 +177,14 @@ t.test('everything is published on this machine only, unless WEB_PUBLISH_ADDRESS
   const expected: Record<File, string[]> = {
     'compose.yaml': ['web 127.0.0.1:5000->5000'],
     'compose.scale.yaml': ['lb 127.0.0.1:5000->5000'],
+    'compose.dev.yaml': ['db 127.0.0.1:5432->5432', 'cache 127.0.0.1:6379->6379', 'web 127.0.0.1:5000->5000'],
   }
   const everywhere = { WEB_PUBLISH_ADDRESS: '0.0.0.0', WEB_PORT: '8080' }
   const movedApi: Record<File, string[]> = {
     'compose.yaml': ['web 0.0.0.0:8080->5000'],
     'compose.scale.yaml': ['lb 0.0.0.0:8080->5000'],
+    // Postgres and Redis of the development stack stay on loopback whatever is set.
+    'compose.dev.yaml': ['db 127.0.0.1:5432->5432', 'cache 127.0.0.1:6379->6379', 'web 0.0.0.0:8080->5000'],
   }
   for (const file of FILES) {
     t.same(published(models[file]).sort(), expected[file].sort(), `${file}: by default`)
@@ -250,7 +270,9 @@ t.test('secrets: each service mounts the ones it reads; no password on a command
   for (const [name, { file }] of Object.entries(declared('compose.yaml'))) {
     t.equal(file, `\${SECRETS_DIR:-./deploy/compose/no-secrets}/${name}`, `${name} comes from SECRETS_DIR`)
   }
-  t.same(declared('compose.scale.yaml'), declared('compose.yaml'), 'both files declare the same secrets')
+  for (const file of ['compose.scale.yaml', 'compose.dev.yaml'] as const) {
+    t.same(declared(file), declared('compose.yaml'), `${file} declares the same secrets`)
+  }
   for (const name of readdirSync(new URL('../deploy/compose/no-secrets', import.meta.url))) {
     t.equal(statSync(new URL(`../deploy/compose/no-secrets/${name}`, import.meta.url)).size, 0, `${name}: empty`)
   }
@@ -350,4 +372,19 @@ t.test("the Dockerfile's defaults and rules", async (t) => {
     'node as main process (never npm), as `npm start`',
   )
   t.notMatch(dockerfile, /\bapk\b|\bapt-get\b/, 'nothing specific to one distribution')
+  const stages = [...dockerfile.matchAll(/^FROM (\S+)(?: AS (\S+))?$/gm)].map(([, from, name]) => ({ from, name }))
+  t.equal(stages.at(-1)?.name, undefined, 'the image `docker build` makes is the last stage, the production one')
+  t.same(
+    stages.find((stage) => stage.name === 'dev'),
+    { from: 'runtime', name: 'dev' },
+    "compose.dev.yaml's stage shares the production image's base and healthcheck",
+  )
+  const watched = (
+    (models['compose.dev.yaml'].services.web.develop as { watch: { path: string; action: string }[] }).watch ?? []
+  ).map(({ path, action }) => `${action} ${path.replace(PROJECT_DIR, '')}`)
+  const copied = [...dockerfile.matchAll(/^COPY (src|plugins|routes|lib|sql) /gm)].map(([, dir]) => dir)
+  for (const dir of new Set(copied)) t.ok(watched.includes(`sync+restart ${dir}`), `a change in ${dir}/ restarts web`)
+  for (const file of ['package.json', 'package-lock.json']) {
+    t.ok(watched.includes(`rebuild ${file}`), `a change of ${file} rebuilds web's image`)
+  }
 })

@@ -303,9 +303,9 @@ function imageUid(): number | undefined {
   return /^\d+$/.test(user) ? Number(user) : IMAGE_USERS[user]
 }
 
-/** The Dockerfile CMD's --max-old-space-size, in MiB. */
+/** The --max-old-space-size of the Dockerfile's last CMD (the image's), in MiB. */
 function imageOldSpaceMiB(): number | undefined {
-  const cmd = dockerfile.match(/^CMD\s+(\[.*\])\s*$/m)?.[1]
+  const cmd = [...dockerfile.matchAll(/^CMD\s+(\[.*\])\s*$/gm)].at(-1)?.[1]
   const flag = (cmd ? (JSON.parse(cmd) as string[]) : []).find((arg) => arg.startsWith('--max-old-space-size='))
   return flag ? Number(flag.split('=')[1]) : undefined
 }

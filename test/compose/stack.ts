@@ -161,6 +161,7 @@ const fromReadme = (command: string) => fromDoc('README.md', command)
 // The README's commands (its quick start and curl tour), and two of docs/operations.md's, verbatim.
 export const README = {
   up: fromReadme('docker compose up -d --wait'),
+  devUpWatch: fromReadme('docker compose -f compose.dev.yaml up --watch'),
   info: fromReadme('curl http://127.0.0.1:5000/'),
   users: fromReadme('curl http://127.0.0.1:5000/users'),
   usersPage: fromReadme('curl "http://127.0.0.1:5000/users?department=Design&limit=1&offset=1"'),
