@@ -3,7 +3,9 @@
 // Docker Compose v2 resolves them (`docker compose config`). (`npm run
 // test:compose` and `npm run test:compose:scale` run the stacks themselves.)
 import { execFile } from 'node:child_process'
-import { readdirSync, readFileSync, statSync } from 'node:fs'
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { promisify } from 'node:util'
 import t from 'tap'
 import { parse } from 'yaml'
@@ -59,12 +61,13 @@ const models = Object.fromEntries(await Promise.all(FILES.map(async (file) => [f
 >
 const stack = models['compose.yaml']
 
-/** `${NAME}`, `${NAME:-default}`, `${NAME:?message}` in every compose file: name -> its defaults. */
+/** `${NAME}`, `${NAME:-default}`, `${NAME:?message}`, `${NAME:+value}` in every compose file: name -> its defaults. */
 const composeVariables = new Map<string, Set<string | undefined>>()
 for (const file of FILES) {
-  for (const [, name, kind, value] of text[file].matchAll(/\$\{(\w+)(?::([-?])([^}]*))?\}/g)) {
+  for (const [, name, kind, value] of text[file].matchAll(/\$\{(\w+)(?::([-?+])([^}]*))?\}/g)) {
     const defaults = composeVariables.get(name) ?? new Set()
-    defaults.add(kind === '-' ? value : undefined)
+    // `:+`: a value only when the variable is set, empty otherwise.
+    if (kind !== '+') defaults.add(kind === '-' ? value : undefined)
     composeVariables.set(name, defaults)
   }
 }
@@ -176,13 +179,13 @@ t.test('everything is published on this machine only, unless WEB_PUBLISH_ADDRESS
     )
   const expected: Record<File, string[]> = {
     'compose.yaml': ['web 127.0.0.1:5000->5000'],
-    'compose.scale.yaml': ['lb 127.0.0.1:5000->5000'],
+    'compose.scale.yaml': ['lb 127.0.0.1:5000->5000', 'lb 127.0.0.1:5443->5443'],
     'compose.dev.yaml': ['db 127.0.0.1:5432->5432', 'cache 127.0.0.1:6379->6379', 'web 127.0.0.1:5000->5000'],
   }
-  const everywhere = { WEB_PUBLISH_ADDRESS: '0.0.0.0', WEB_PORT: '8080' }
+  const everywhere = { WEB_PUBLISH_ADDRESS: '0.0.0.0', WEB_PORT: '8080', WEB_HTTPS_PORT: '8443' }
   const movedApi: Record<File, string[]> = {
     'compose.yaml': ['web 0.0.0.0:8080->5000'],
-    'compose.scale.yaml': ['lb 0.0.0.0:8080->5000'],
+    'compose.scale.yaml': ['lb 0.0.0.0:8080->5000', 'lb 0.0.0.0:8443->5443'],
     // Postgres and Redis of the development stack stay on loopback whatever is set.
     'compose.dev.yaml': ['db 127.0.0.1:5432->5432', 'cache 127.0.0.1:6379->6379', 'web 0.0.0.0:8080->5000'],
   }
@@ -265,14 +268,20 @@ t.test('secrets: each service mounts the ones it reads; no password on a command
       t.notMatch(command, /PASSWORD|API_KEYS/, `${file} ${name}: no secret variable in a command or health check`)
     }
   }
-  t.same(mounted(models['compose.scale.yaml'], 'lb'), [], 'lb: no secret')
+  t.same(mounted(models['compose.scale.yaml'], 'lb'), ['tls_certificate'], "lb: its certificate, nobody else's secret")
   const declared = (file: File) => (parse(text[file]) as { secrets: Record<string, { file: string }> }).secrets
   for (const [name, { file }] of Object.entries(declared('compose.yaml'))) {
     t.equal(file, `\${SECRETS_DIR:-./deploy/compose/no-secrets}/${name}`, `${name} comes from SECRETS_DIR`)
   }
-  for (const file of ['compose.scale.yaml', 'compose.dev.yaml'] as const) {
-    t.same(declared(file), declared('compose.yaml'), `${file} declares the same secrets`)
-  }
+  t.same(declared('compose.dev.yaml'), declared('compose.yaml'), 'the development stack declares the same secrets')
+  t.same(
+    declared('compose.scale.yaml'),
+    {
+      ...declared('compose.yaml'),
+      tls_certificate: { file: `\${TLS_CERT_FILE:-./deploy/compose/no-secrets/tls_certificate}` },
+    },
+    'the scaled stack: the same, and the certificate',
+  )
   for (const name of readdirSync(new URL('../deploy/compose/no-secrets', import.meta.url))) {
     t.equal(statSync(new URL(`../deploy/compose/no-secrets/${name}`, import.meta.url)).size, 0, `${name}: empty`)
   }
@@ -282,6 +291,19 @@ t.test('secrets: each service mounts the ones it reads; no password on a command
   for (const name of ['REDIS_PASSWORD', 'REDIS_PASSWORD_FILE']) {
     t.ok(name in (stack.services.cache.environment ?? {}), `cache: ${name}`)
   }
+})
+
+t.test('lb serves HTTPS with the certificate TLS_CERT_FILE names, given as a secret; HTTP alone without', async (t) => {
+  const lb = models['compose.scale.yaml'].services.lb
+  t.equal(lb.environment?.TLS_CERTIFICATE, '', 'no certificate: HTTP only')
+  t.equal(lb.environment?.WEB_HTTPS_PORT, '5443')
+  const withCertificate = await resolve('compose.scale.yaml', {
+    TLS_CERT_FILE: '/etc/example/tls.pem',
+    WEB_HTTPS_PORT: '443',
+  })
+  t.equal(withCertificate.services.lb.environment?.TLS_CERTIFICATE, '/run/secrets/tls_certificate')
+  t.equal(withCertificate.services.lb.environment?.WEB_HTTPS_PORT, '443', 'redirects to the published HTTPS port')
+  t.equal(withCertificate.secrets.tls_certificate.file, '/etc/example/tls.pem')
 })
 
 /** Runs a program; undefined when it is not installed. */
@@ -294,67 +316,99 @@ async function tryRun(file: string, args: string[]) {
   }
 }
 
-t.test('deploy/haproxy/haproxy.cfg passes `haproxy -c` in the load balancer image', async (t) => {
-  const image = process.env.HAPROXY_IMAGE ?? 'haproxy:3'
-  const args = ['run', '--rm', '-v', `${PROJECT_DIR}deploy/haproxy:/usr/local/etc/haproxy:ro`, image]
-  const result = await tryRun('docker', [...args, '-c', '-f', '/usr/local/etc/haproxy/haproxy.cfg'])
-  if (!result) {
-    t.comment('no docker here: not checked')
-    return
-  }
-  t.match(result.stdout + result.stderr, /Configuration file is valid/)
-  t.notMatch(result.stdout + result.stderr, /WARNING|ALERT/, 'no warning')
-  const config = read('deploy/haproxy/haproxy.cfg')
-  t.match(config, /server-template web \d+ web:5000 .*resolvers docker/, 'finds the replicas through Docker DNS')
-  t.match(config, /nameserver dns 127\.0\.0\.11:53/)
-  // Each section's directives (a section starts at an unindented line).
-  const sections = new Map<string, string[]>()
-  let section = ''
-  for (const line of config.split('\n')) {
-    if (/^\S/.test(line)) {
-      section = line.trim()
-      sections.set(section, [])
-    } else if (line.trim() && !line.trim().startsWith('#')) sections.get(section)?.push(line.trim())
-  }
-  const retryOn = (name: string) =>
-    (
-      sections.get(name)?.find((line) => line.startsWith('retry-on ')) ??
-      sections.get('defaults')?.find((line) => line.startsWith('retry-on '))
+t.test(
+  'deploy/haproxy/haproxy.cfg passes `haproxy -c` in the load balancer image, with and without a certificate',
+  async (t) => {
+    const image = process.env.HAPROXY_IMAGE ?? 'haproxy:3'
+    const certificates = mkdtempSync(join(tmpdir(), 'desafio3-tls-'))
+    t.teardown(() => rmSync(certificates, { recursive: true, force: true }))
+    await exec('sh', ['scripts/self-signed-cert.sh', certificates], { cwd: PROJECT_DIR })
+    const check = (environment: string[]) =>
+      tryRun('docker', [
+        'run',
+        '--rm',
+        '-v',
+        `${PROJECT_DIR}deploy/haproxy:/usr/local/etc/haproxy:ro`,
+        '-v',
+        `${certificates}/localhost.pem:/run/secrets/tls_certificate:ro`,
+        ...environment.flatMap((variable) => ['-e', variable]),
+        image,
+        '-c',
+        '-f',
+        '/usr/local/etc/haproxy/haproxy.cfg',
+      ])
+    const withoutCertificate = await check(['TLS_CERTIFICATE=', 'WEB_HTTPS_PORT=5443'])
+    if (!withoutCertificate) {
+      t.comment('no docker here: not checked')
+      return
+    }
+    const withCertificate = await check(['TLS_CERTIFICATE=/run/secrets/tls_certificate', 'WEB_HTTPS_PORT=5443'])
+    for (const [name, result] of Object.entries({ withoutCertificate, withCertificate })) {
+      t.match(result?.stdout ?? '', /Configuration file is valid/, name)
+      t.notMatch((result?.stdout ?? '') + (result?.stderr ?? ''), /WARNING|ALERT/, `${name}: no warning`)
+    }
+    const config = read('deploy/haproxy/haproxy.cfg')
+    t.match(config, /server-template web \d+ web:5000 .*resolvers docker/, 'finds the replicas through Docker DNS')
+    t.match(config, /nameserver dns 127\.0\.0\.11:53/)
+    // Each section's directives (a section starts at an unindented line; `.if`
+    // and `.endif` are conditions inside one).
+    const sections = new Map<string, string[]>()
+    let section = ''
+    for (const line of config.split('\n')) {
+      if (/^[^\s.#]/.test(line)) {
+        section = line.trim()
+        sections.set(section, [])
+      } else if (line.trim() && !line.trim().startsWith('#')) sections.get(section)?.push(line.trim())
+    }
+    const retryOn = (name: string) =>
+      (
+        sections.get(name)?.find((line) => line.startsWith('retry-on ')) ??
+        sections.get('defaults')?.find((line) => line.startsWith('retry-on '))
+      )
+        ?.split(/\s+/)
+        .slice(1)
+    t.same(
+      retryOn('backend web'),
+      ['conn-failure', 'empty-response', 'response-timeout', '503'],
+      'web retries a shed GET',
     )
-      ?.split(/\s+/)
-      .slice(1)
-  t.same(
-    retryOn('backend web'),
-    ['conn-failure', 'empty-response', 'response-timeout', '503'],
-    'web retries a shed GET',
-  )
-  t.notOk(retryOn('backend web-live')?.includes('503'), "web-live does not retry the app's own 503s")
-  for (const name of ['backend web', 'backend web-live']) {
+    t.notOk(retryOn('backend web-live')?.includes('503'), "web-live does not retry the app's own 503s")
+    for (const name of ['backend web', 'backend web-live']) {
+      t.ok(
+        sections.get(name)?.includes('http-request disable-l7-retry unless METH_GET'),
+        `${name}: only GET and HEAD are resent`,
+      )
+    }
+    const slots = Number(/server-template web (\d+) /.exec(config)?.[1])
+    const frontend = sections.get('frontend http') ?? []
+    t.same(
+      frontend.filter((line) => line.startsWith('acl web_ready ')),
+      Array.from({ length: slots }, (_, i) => `acl web_ready srv_is_up(web/web${i + 1})`),
+      `web_ready looks at every one of the ${slots} replica slots`,
+    )
     t.ok(
-      sections.get(name)?.includes('http-request disable-l7-retry unless METH_GET'),
-      `${name}: only GET and HEAD are resent`,
+      frontend.some((line) => /^\.if strneq\("\$TLS_CERTIFICATE",""\)$/.test(line)) &&
+        frontend.some((line) => /^bind :5443 ssl crt "\$TLS_CERTIFICATE" alpn h2,http\/1\.1$/.test(line)),
+      'HTTPS on 5443 (HTTP/2 and HTTP/1.1) only when there is a certificate',
     )
-  }
-  const slots = Number(/server-template web (\d+) /.exec(config)?.[1])
-  const readyLines = sections.get('frontend http')?.filter((line) => line.startsWith('acl web_ready ')) ?? []
-  t.same(
-    readyLines,
-    Array.from({ length: slots }, (_, i) => `acl web_ready srv_is_up(web/web${i + 1})`),
-    `web_ready looks at every one of the ${slots} replica slots`,
-  )
-  for (const name of ['backend web', 'backend web-live']) {
     t.ok(
-      sections.get(name)?.includes('server no-replica abns@no-replica backup no-check maxconn 10000'),
-      `${name}: a request left without a replica gets lb's 503, not a closed connection`,
+      sections.get('global')?.includes('ssl-default-bind-options ssl-min-ver TLSv1.2 no-tls-tickets'),
+      'TLS 1.2 and 1.3 only',
     )
-  }
-  for (const code of [502, 503, 504]) {
-    const page = read(`deploy/haproxy/errors/${code}.http`)
-    const [head, body] = page.split('\r\n\r\n')
-    t.equal(JSON.parse(body).statusCode, code, `${code}: a JSON error body`)
-    t.match(head, `content-length: ${Buffer.byteLength(body)}`, `${code}: its length`)
-  }
-})
+    for (const name of ['backend web', 'backend web-live']) {
+      t.ok(
+        sections.get(name)?.includes('server no-replica abns@no-replica backup no-check maxconn 10000'),
+        `${name}: a request left without a replica gets lb's 503, not a closed connection`,
+      )
+    }
+    for (const code of [502, 503, 504]) {
+      const page = read(`deploy/haproxy/errors/${code}.http`)
+      const [head, body] = page.split('\r\n\r\n')
+      t.equal(JSON.parse(body).statusCode, code, `${code}: a JSON error body`)
+      t.match(head, `content-length: ${Buffer.byteLength(body)}`, `${code}: its length`)
+    }
+  },
+)
 
 t.test("the Dockerfile's defaults and rules", async (t) => {
   const dockerfile = read('Dockerfile')
