@@ -24,24 +24,43 @@ COPY routes ./routes
 COPY lib ./lib
 RUN npm run build
 
-# Run: the production dependencies, the compiled code and the migrations, all
-# owned by root, so the process (user node) cannot change its own code.
-FROM ${NODE_IMAGE}
-ENV NODE_ENV=production
-WORKDIR /app
-COPY package.json ./
-COPY --from=deps /app/node_modules ./node_modules
-COPY sql ./sql
-COPY --from=build /app/dist ./dist
-USER node
-EXPOSE 5000
+# What both runtimes share (the image below, and compose.dev.yaml's): the base,
+# the folder, the port and the healthcheck.
 # Liveness: /health/live answers 200 while the process serves HTTP. Not /health:
 # with Postgres or Redis down this container still serves what it can and heals
 # by itself, so it is not the one to mark unhealthy (GET /health/ready tells
 # whether the whole stack answers). Node's fetch, no curl. compose.yaml runs
 # this same test, at shorter intervals.
+FROM ${NODE_IMAGE} AS runtime
+WORKDIR /app
+EXPOSE 5000
 HEALTHCHECK --interval=10s --timeout=10s --start-period=60s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.PORT || 5000) + '/health/live', { signal: AbortSignal.timeout(5000) }).then((res) => process.exit(res.status === 200 ? 0 : 1), () => process.exit(1))"]
+
+# Development (compose.dev.yaml, `docker compose -f compose.dev.yaml up --watch`):
+# the TypeScript sources as they are, run by Node (which strips the types);
+# Compose copies each changed file in and restarts the container. As root:
+# Docker copies a file into a container whose user the host does not have
+# only by failing (moby/moby#34142), and most hosts have no user `node`.
+FROM runtime AS dev
+COPY package.json ./
+COPY --from=deps /app/node_modules ./node_modules
+COPY sql ./sql
+COPY src ./src
+COPY plugins ./plugins
+COPY routes ./routes
+COPY lib ./lib
+CMD ["node", "src/server.ts"]
+
+# Run: the production dependencies, the compiled code and the migrations, all
+# owned by root, so the process (user node) cannot change its own code.
+FROM runtime
+ENV NODE_ENV=production
+COPY package.json ./
+COPY --from=deps /app/node_modules ./node_modules
+COPY sql ./sql
+COPY --from=build /app/dist ./dist
+USER node
 # node as the main process (never npm), which handles SIGTERM itself; run it
 # under an init process (compose `init: true`, `docker run --init`).
 # The V8 heap sizes of `npm start` (README: Performance and memory): test/compose-files.test.ts keeps them equal.

@@ -26,7 +26,7 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { IDeployment, IStatefulSet } from 'kubernetes-models/apps/v1'
 import type { IHorizontalPodAutoscaler } from 'kubernetes-models/autoscaling/v2'
-import type { INetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1'
+import type { IIngress, INetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1'
 import type { IPodDisruptionBudget } from 'kubernetes-models/policy/v1'
 import type {
   IConfigMap,
@@ -303,9 +303,9 @@ function imageUid(): number | undefined {
   return /^\d+$/.test(user) ? Number(user) : IMAGE_USERS[user]
 }
 
-/** The Dockerfile CMD's --max-old-space-size, in MiB. */
+/** The --max-old-space-size of the Dockerfile's last CMD (the image's), in MiB. */
 function imageOldSpaceMiB(): number | undefined {
-  const cmd = dockerfile.match(/^CMD\s+(\[.*\])\s*$/m)?.[1]
+  const cmd = [...dockerfile.matchAll(/^CMD\s+(\[.*\])\s*$/gm)].at(-1)?.[1]
   const flag = (cmd ? (JSON.parse(cmd) as string[]) : []).find((arg) => arg.startsWith('--max-old-space-size='))
   return flag ? Number(flag.split('=')[1]) : undefined
 }
@@ -516,6 +516,31 @@ t.test("probes and the Service reach the app's own routes on the port it listens
     t.equal(containerPort(webContainer, port.targetPort), config.PORT, `Service port ${port.name} reaches PORT`)
     t.equal(port.port, config.PORT, 'and is PORT too, as in compose (web:5000)')
   }
+})
+
+t.test('the Ingress serves HTTPS for each of its hosts, to the web Service', async (t) => {
+  const ingress = only<IIngress>('Ingress', 'base')
+  const service = only<IService>('Service', 'base')
+  const rules = ingress.spec?.rules ?? []
+  t.ok(rules.length > 0, 'at least one rule')
+  const tlsHosts = (ingress.spec?.tls ?? []).flatMap((entry) => entry.hosts ?? [])
+  for (const entry of ingress.spec?.tls ?? []) t.ok(entry.secretName, `a TLS secret for ${entry.hosts}`)
+  t.same(rules.map((rule) => rule.host).sort(), [...tlsHosts].sort(), 'every host it routes is a host of its TLS')
+  for (const rule of rules) {
+    t.ok(rule.host, 'a host per rule (no catch-all over plain HTTP)')
+    for (const path of rule.http?.paths ?? []) {
+      const backend = path.backend.service
+      t.equal(backend?.name, service.metadata?.name, `${rule.host}${path.path}: to the web Service`)
+      const port = service.spec?.ports?.find((p) => p.name === backend?.port?.name || p.port === backend?.port?.number)
+      t.ok(port, `${rule.host}${path.path}: on a port of that Service (${JSON.stringify(backend?.port)})`)
+      t.equal(containerPort(webContainer, port?.targetPort), config.PORT, 'which reaches the app')
+    }
+  }
+  t.same(
+    rules.flatMap((rule) => (rule.http?.paths ?? []).map((path) => `${path.pathType} ${path.path}`)),
+    ['Prefix /'],
+    'every path',
+  )
 })
 
 t.test('Service, PDB and HPA all point at the web Deployment, and only at it', async (t) => {
@@ -834,6 +859,15 @@ t.test(
       envFrom.map((source) => source.configMapRef?.name ?? source.secretRef?.name),
       [builtConfigMap?.metadata?.name, builtSecret?.metadata?.name],
       'web reads the overlay’s ConfigMap and Secret',
+    )
+    const builtIngress = built.find((object) => object.kind === 'Ingress') as IIngress | undefined
+    const baseHosts = only<IIngress>('Ingress', 'base').spec?.rules?.map((rule) => rule.host)
+    const hosts = builtIngress?.spec?.rules?.map((rule) => rule.host)
+    t.notSame(hosts, baseHosts, `the Ingress serves the overlay's host name (${hosts})`)
+    t.same(
+      builtIngress?.spec?.tls?.flatMap((entry) => entry.hosts),
+      hosts,
+      'with TLS for it',
     )
   },
 )

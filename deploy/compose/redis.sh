@@ -1,5 +1,5 @@
 #!/bin/sh
-# cache's command and health check (compose.base.yaml), mounted into the Redis
+# cache's command and health check (compose.yaml), mounted into the Redis
 # image. The password comes from the file REDIS_PASSWORD_FILE names (a Compose
 # secret) or from REDIS_PASSWORD (the quick start's .env), and reaches Redis in
 # a configuration read on standard input: never on a command line, where `ps`,

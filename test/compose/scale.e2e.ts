@@ -1,22 +1,24 @@
 // `npm run test:compose:scale`: the scaled stack (compose.scale.yaml), end to
 // end: db, cache, web replicas and the load balancer (lb), under the Compose
-// project desafio3-scale-e2e, published on a free port of 127.0.0.1 (so it never
+// project desafio3-scale-e2e, published on free ports of 127.0.0.1 (so it never
 // meets a stack someone else runs), with the passwords and the API key as
 // Compose secrets. Measures what docs/scaling.md promises: requests spread over
 // every replica, none lost when a replica is killed under GET load or stopped
 // under mixed load, never a 201 for a write that did not happen, one rate-limit
 // budget for all replicas, the balancer's request id in web's log, no stale
 // read across replicas, migrations applied once, load shed by an overloaded
-// replica and sent to the others, the balancer following `--scale`. Prints the
-// figures; always ends with `down -v`.
+// replica and sent to the others, the balancer following `--scale`; then lb
+// with a certificate: HTTPS as docs/https.md says. Prints the figures; always
+// ends with `down -v`.
 //
 // Like stack.e2e.ts, one scenario whose steps build on each other: once a step
 // fails the rest are skipped. Helpers: stack.ts (commands, Compose, health)
 // and load.ts (HTTP load).
 import assert from 'node:assert/strict'
+import { spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { readdirSync } from 'node:fs'
-import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { cpus, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after } from 'node:test'
@@ -25,8 +27,10 @@ import { eventually } from '../eventually.ts'
 import { freePort } from '../ports.ts'
 import { closedLoop, type Outcome, openLoop, type RequestSpec, type RunResult, send, showTally, tally } from './load.ts'
 import {
+  COMPOSE,
   commandLines,
-  detectCompose,
+  connectTo,
+  otherAddresses,
   printComposeState,
   type RunOptions,
   run,
@@ -58,21 +62,21 @@ const AUTH = { authorization: `Bearer ${secrets.api_keys[1]}` }
 let secretsDir = ''
 let env: NodeJS.ProcessEnv = {}
 let base = ''
-let composeCommand: string[] = []
+let httpsPort = 0
 let started = false
 const startedAt = Date.now()
 const figures: string[] = []
 const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`
 
 function compose(args: string[], options: RunOptions = {}) {
-  const [file, ...prefix] = composeCommand
+  const [file, ...prefix] = COMPOSE
   return run(file, [...prefix, ...args], { env, timeoutMs: 180_000, ...options })
 }
 
 const step = scenario(showState)
 
 async function showState() {
-  if (started) await printComposeState(compose, composeCommand, 30)
+  if (started) await printComposeState(compose, 30)
 }
 
 after(async () => {
@@ -239,10 +243,9 @@ async function perReplica(outcomes: Outcome[]): Promise<Map<string, number>> {
 
 // --- the scenario ---------------------------------------------------------
 
-step('Docker Compose is there; the secrets are files; a free port', async () => {
-  composeCommand = await detectCompose()
+step('Docker Compose is there; the secrets are files; free ports', async () => {
   const { stdout } = await compose(['version'])
-  figures.push(...startFigures(composeCommand, stdout))
+  figures.push(...startFigures(stdout))
   secretsDir = await mkdtemp(join(tmpdir(), 'desafio3-secrets-'))
   await chmod(secretsDir, 0o700)
   for (const [name, value] of Object.entries(secrets)) {
@@ -253,6 +256,7 @@ step('Docker Compose is there; the secrets are files; a free port', async () => 
   }
   const port = await freePort()
   base = `http://127.0.0.1:${port}`
+  httpsPort = await freePort()
   const passwords = SECRET_FILES
     ? {
         SECRETS_DIR: secretsDir,
@@ -273,6 +277,7 @@ step('Docker Compose is there; the secrets are files; a free port', async () => 
     COMPOSE_PROJECT_NAME: PROJECT,
     COMPOSE_FILE: 'compose.scale.yaml',
     WEB_PORT: String(port),
+    WEB_HTTPS_PORT: String(httpsPort),
     POSTGRES_DB: 'desafio3',
     POSTGRES_USER: 'postgres',
     LOG_LEVEL: 'info',
@@ -312,13 +317,22 @@ step(
   },
 )
 
-step('lb is the only published service', async () => {
+step("lb is the only published service, on this machine's loopback only", async () => {
+  const port = Number(new URL(base).port)
   for (const service of ['db', 'cache', 'web', 'lb']) {
     for (const name of await containers(service)) {
       const { stdout } = await run('docker', ['port', name])
-      if (service === 'lb') assert.match(stdout, new RegExp(`:${new URL(base).port}\\b`), `${name} publishes WEB_PORT`)
-      else assert.equal(stdout.trim(), '', `${name} publishes no port`)
+      if (service !== 'lb') assert.equal(stdout.trim(), '', `${name} publishes no port`)
+      else
+        assert.deepEqual(
+          stdout.trim().split('\n').sort(),
+          [`5000/tcp -> 127.0.0.1:${port}`, `5443/tcp -> 127.0.0.1:${httpsPort}`],
+          `${name} publishes WEB_PORT and WEB_HTTPS_PORT on 127.0.0.1`,
+        )
     }
+  }
+  for (const address of otherAddresses()) {
+    assert.notEqual(await connectTo(address, port), 'connected', `WEB_PORT does not answer on ${address}`)
   }
 })
 
@@ -507,7 +521,7 @@ step('nothing secret in docker inspect, docker compose config, a command line or
       '/run/secrets/postgres_password',
       '/run/secrets/redis_password',
     ])
-    assert.deepEqual(await mounts(await lb()), [])
+    assert.deepEqual(await mounts(await lb()), ['/run/secrets/tls_certificate'], 'lb: its certificate only')
   }
   // And the secrets are in force: Redis wants its password.
   const [cache] = await containers('cache')
@@ -802,3 +816,189 @@ step('--scale web=5, then back to 3: the balancer follows, losing no request', a
   assert.equal(failures(result.outcomes).length, 0, describeFailures(result.outcomes))
   assert.equal(spreadThree.size, REPLICAS, showTally(spreadThree))
 })
+
+// --- HTTPS at the edge (docs/https.md) ---------------------------------------
+
+let certificates = ''
+after(async () => {
+  if (certificates) await rm(certificates, { recursive: true, force: true })
+})
+
+/** curl trusting only the stack's self-signed certificate; its exit status and what it printed. */
+async function curl(args: string[]): Promise<{ ok: boolean; output: string }> {
+  const ca = ['--cacert', join(certificates, 'localhost.crt')]
+  try {
+    const { stdout } = await run('curl', ['-sS', '--max-time', '10', ...ca, ...args], { timeoutMs: 30_000 })
+    return { ok: true, output: stdout }
+  } catch (err) {
+    const { stdout = '', stderr = '' } = (err as { result?: { stdout: string; stderr: string } }).result ?? {}
+    return { ok: false, output: stdout + stderr }
+  }
+}
+
+/**
+ * What arrives at the web replicas' network interfaces while `send` runs: the
+ * requests lb forwards, plain HTTP inside the stack's network. tcpdump in each
+ * replica's network namespace (nsenter, as root), one packet a block, payload
+ * as text (replica -> blocks).
+ */
+async function packetsArrivingAtWeb(send: () => Promise<void>): Promise<Map<string, string[]>> {
+  const captures = await Promise.all(
+    (await containers('web')).map(async (replica) => {
+      const pid = (await run('docker', ['inspect', '-f', '{{.State.Pid}}', replica])).stdout.trim()
+      const tcpdump = spawn('nsenter', [
+        '-t',
+        pid,
+        '-n',
+        'tcpdump',
+        '-i',
+        'eth0',
+        '-l',
+        '-A',
+        '-s',
+        '0',
+        'tcp dst port 5000',
+      ])
+      let output = ''
+      tcpdump.stdout.on('data', (chunk) => {
+        output += chunk
+      })
+      await new Promise<void>((resolve, reject) => {
+        tcpdump.stderr.on('data', (chunk) => String(chunk).includes('listening on') && resolve())
+        tcpdump.once('error', reject)
+        tcpdump.once('exit', (code) => reject(new Error(`tcpdump in ${replica} exited ${code}`)))
+      })
+      return { replica, tcpdump, output: () => output }
+    }),
+  )
+  try {
+    await send()
+    // tcpdump prints a packet as it arrives; give the last one a moment.
+    await new Promise((resolve) => setTimeout(resolve, 500))
+  } finally {
+    for (const { tcpdump } of captures) tcpdump.kill()
+  }
+  return new Map(
+    captures.map(({ replica, output }) => [shortName(replica), output().split(/\n(?=\d\d:\d\d:\d\d\.\d+ )/)]),
+  )
+}
+
+step(
+  'with TLS_CERT_FILE, lb serves HTTPS (HTTP/2 and HTTP/1.1, TLS 1.2 and 1.3 only, HSTS); plain HTTP answers 308',
+  async () => {
+    certificates = await mkdtemp(join(tmpdir(), 'desafio3-tls-'))
+    await run('npm', ['run', '--silent', 'tls:self-signed', '--', certificates])
+    env.TLS_CERT_FILE = join(certificates, 'localhost.pem')
+    const https = `https://127.0.0.1:${httpsPort}`
+    const http = base
+    const t0 = Date.now()
+    await compose(['up', '-d', '--no-deps', '--no-build', 'lb'])
+    await eventually(
+      async () =>
+        assert.equal((await curl(['-o', '/dev/null', '-w', '%{http_code}', `${https}/health`])).output, '200'),
+      60_000,
+      250,
+    )
+    figures.push(`HTTPS: lb recreated with the certificate, serving HTTPS in ${seconds(Date.now() - t0)}`)
+
+    const h2 = await curl([
+      '-D',
+      '-',
+      '-o',
+      '/dev/null',
+      '-w',
+      '%{http_version} %{http_code}',
+      `${https}/users?limit=1`,
+    ])
+    assert.ok(h2.ok, h2.output)
+    assert.match(h2.output, /\n2 200$/, `HTTP/2, 200: ${h2.output}`)
+    assert.match(h2.output, /^strict-transport-security: max-age=31536000\r$/m, 'HSTS on the HTTPS answer')
+    const h1 = await curl(['--http1.1', '-o', '/dev/null', '-w', '%{http_version} %{http_code}', `${https}/health`])
+    assert.equal(h1.output, '1.1 200', 'HTTP/1.1 by ALPN for a client without HTTP/2')
+
+    const redirect = await curl([
+      '-D',
+      '-',
+      '-o',
+      '/dev/null',
+      '-w',
+      '%{http_code} %{redirect_url}',
+      `${http}/users?limit=1`,
+    ])
+    assert.match(redirect.output, new RegExp(`\\n308 ${https}/users\\?limit=1$`), redirect.output)
+    assert.doesNotMatch(redirect.output, /strict-transport-security/i, 'no HSTS over plain HTTP')
+    const followed = await curl([
+      '-L',
+      '-o',
+      '/dev/null',
+      '-w',
+      '%{http_version} %{http_code}',
+      `${http}/users?limit=1`,
+    ])
+    assert.equal(followed.output, '2 200', 'the redirect leads to the answer')
+
+    const versions: string[] = []
+    for (const [name, options] of [
+      ['TLS 1.2', ['--tlsv1.2', '--tls-max', '1.2']],
+      ['TLS 1.3', ['--tlsv1.3']],
+    ] as const) {
+      const result = await curl([...options, '-o', '/dev/null', '-w', '%{http_code}', `${https}/health`])
+      assert.equal(result.output, '200', `${name}: ${result.output}`)
+      versions.push(`${name} 200`)
+    }
+    // The client offers TLS 1.1 (its own floor lowered), and lb refuses it.
+    const old = await curl(['--tlsv1.1', '--tls-max', '1.1', '--ciphers', 'DEFAULT:@SECLEVEL=0', `${https}/health`])
+    assert.equal(old.ok, false, 'TLS 1.1 is refused')
+    assert.match(old.output, /alert protocol version/, `refused by lb (its protocol_version alert): ${old.output}`)
+    versions.push('TLS 1.1 refused (alert protocol version)')
+    figures.push(
+      `HTTPS checks: ${https}/users: HTTP/2 200 with strict-transport-security: max-age=31536000; ` +
+        `HTTP/1.1 by ALPN: 200; ${http}/users?limit=1: 308 to ${https}/users?limit=1; ${versions.join(', ')}`,
+    )
+  },
+)
+
+step(
+  'over HTTPS, the request id and X-Forwarded-Proto: https reach web; the private key is nowhere to be read',
+  async () => {
+    const id = `e2e-${runId}-https`
+    const arrived = await packetsArrivingAtWeb(async () => {
+      // A client's own X-Forwarded-Proto is replaced by lb's.
+      const result = await curl([
+        '-H',
+        `x-request-id: ${id}`,
+        '-H',
+        'x-forwarded-proto: http',
+        `https://127.0.0.1:${httpsPort}/health`,
+      ])
+      assert.ok(result.ok, result.output)
+    })
+    const carrying = [...arrived].flatMap(([replica, packets]) =>
+      packets.filter((packet) => packet.includes(`x-request-id: ${id}`)).map((packet) => ({ replica, packet })),
+    )
+    assert.equal(carrying.length, 1, `one request with the id arrived at web: ${carrying.map((c) => c.replica)}`)
+    const [{ replica, packet }] = carrying
+    const forwardedProto = [...packet.matchAll(/^x-forwarded-proto: ([a-z]+)/gim)].map(([, value]) => value)
+    assert.deepEqual(forwardedProto, ['https'], `x-forwarded-proto as web received it:\n${packet}`)
+    await eventually(
+      async () =>
+        assert.equal((await servedBy()).get(id)?.[0]?.replica, `${PROJECT}-${replica}`, "in that replica's log"),
+      10_000,
+      250,
+    )
+    figures.push(`HTTPS request id and x-forwarded-proto: https arrived at ${replica} (and in its log)`)
+
+    const key = (await readFile(join(certificates, 'localhost.pem'), 'utf8')).split('-----BEGIN PRIVATE KEY-----')[1]
+    const keyLine = key.trim().split('\n')[0]
+    assert.ok(keyLine.length > 40, 'a line of the private key to look for')
+    const lbContainer = await lb()
+    const logs = await run('docker', ['logs', lbContainer])
+    for (const [where, output] of [
+      ['docker inspect lb', (await run('docker', ['inspect', lbContainer])).stdout],
+      ['docker compose config', (await compose(['config'])).stdout],
+      ["lb's log", logs.stdout + logs.stderr],
+    ] as const) {
+      assert.ok(!output.includes(keyLine), `the private key is not in ${where}`)
+    }
+  },
+)

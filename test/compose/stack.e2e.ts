@@ -1,12 +1,14 @@
 // `npm run test:compose`: the whole stack, end to end, as a user runs it.
-// Builds web's image, starts db, cache and web with Docker Compose, runs the
-// README's commands verbatim, checks that data survives `restart`, `down` and
-// `up`, and is gone after `down -v`. Always tears down with `down -v`.
+// Builds web's image, starts db, cache and web with the README's `docker
+// compose up -d --wait`, runs the README's commands verbatim, checks that web
+// is published on this machine's loopback only, and that data survives
+// `restart`, `down` and `up`, and is gone after `down -v`. Always tears down
+// with `down -v`.
 //
 // It uses host port 5000 and the fixed names desafio3-*; it refuses to run
 // (and touches nothing) when they belong to another Compose project, so it
-// never deletes a stack you started yourself. Needs Docker, Docker Compose
-// (v2, or docker-compose 1.29), curl and util-linux `script`.
+// never deletes a stack you started yourself. Needs Docker, Docker Compose v2
+// (`docker compose`), curl and util-linux `script`.
 //
 // One scenario, longer than the other files: its steps build on each other
 // (one stack, brought up once, its data carried from step to step), so they
@@ -20,13 +22,16 @@ import { join } from 'node:path'
 import { after } from 'node:test'
 import { ConfigSchema } from '../../lib/config.ts'
 import { eventually } from '../eventually.ts'
+import { fillCache } from './cache-fill.ts'
 import {
+  COMPOSE,
   CONTAINERS,
   commandLines,
   composeProjectOf,
-  detectCompose,
+  connectTo,
   exists,
   NETWORK,
+  otherAddresses,
   printComposeState,
   README,
   type RunOptions,
@@ -62,23 +67,21 @@ const env: NodeJS.ProcessEnv = {
   LOG_LEVEL: 'info',
 }
 
-let composeCommand: string[] = []
 /** Set once the preflight found no other project's desafio3 resources: only then may teardown run `down -v`. */
 let ownsTheNames = false
 const started = Date.now()
 const figures: string[] = []
 
 function compose(args: string[], options: RunOptions = {}) {
-  const [file, ...prefix] = composeCommand
+  const [file, ...prefix] = COMPOSE
   return run(file, [...prefix, ...args], { env, ...options })
 }
 
-/** Runs a README command as written, with `docker-compose` for `docker compose` where only v1 exists. */
+/** Runs a README command as written. */
 function runReadme(command: string, options: RunOptions & { tty?: boolean } = {}) {
-  const line = command.replace(/^docker compose /, `${composeCommand.join(' ')} `)
   // `compose exec` wants a terminal: util-linux `script` gives it one.
-  if (options.tty) return run('script', ['-qefc', line, '/dev/null'], { env, ...options })
-  return run('bash', ['-c', line], { env, ...options })
+  if (options.tty) return run('script', ['-qefc', command, '/dev/null'], { env, ...options })
+  return run('bash', ['-c', command], { env, ...options })
 }
 
 async function curlJson(command: string): Promise<Record<string, unknown>> {
@@ -95,9 +98,10 @@ async function getJson(path: string): Promise<{ status: number; body: Record<str
   return { status: res.status, body: (await res.json()) as Record<string, unknown> }
 }
 
+/** The README's `docker compose up -d --wait`: returns once every service is healthy; the milliseconds it took. */
 async function up(): Promise<number> {
   const t0 = Date.now()
-  await compose(['up', '-d'], { timeoutMs: HEALTHY_WITHIN_MS })
+  await runReadme(README.up, { timeoutMs: HEALTHY_WITHIN_MS })
   await waitHealthy(ALL, HEALTHY_WITHIN_MS - (Date.now() - t0))
   return Date.now() - t0
 }
@@ -107,7 +111,7 @@ const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`
 const step = scenario(showState)
 
 async function showState() {
-  if (ownsTheNames) await printComposeState(compose, composeCommand, 40)
+  if (ownsTheNames) await printComposeState(compose, 40)
 }
 
 after(async () => {
@@ -124,9 +128,8 @@ after(async () => {
 })
 
 step('Docker Compose is there, and nothing of another project uses the desafio3 names', async () => {
-  composeCommand = await detectCompose()
   const { stdout } = await compose(['version'])
-  figures.push(...startFigures(composeCommand, stdout))
+  figures.push(...startFigures(stdout))
   const names = [
     ...ALL.map((name) => ['container', name] as const),
     ...VOLUMES.map((name) => ['volume', name] as const),
@@ -156,7 +159,7 @@ step(
   BUILD_WITHIN_MS + 60_000,
 )
 
-step('up -d: db, cache and web become healthy, web after the other two', async () => {
+step("the README's up -d --wait: db, cache and web become healthy, web after the other two", async () => {
   const ms = await up()
   figures.push(`time to healthy (first start, empty volumes): ${seconds(ms)}`)
   const startedAt = await Promise.all(
@@ -230,11 +233,18 @@ step('every endpoint answers with its documented status', async () => {
   assert.equal((await fetch(`${WEB}/docs`)).status, 200)
 })
 
-step('only web is published; db and cache are reachable inside the network only', async () => {
+step("only web is published, on this machine's loopback only; db and cache inside the network only", async () => {
   for (const name of [CONTAINERS.db, CONTAINERS.cache]) {
     assert.equal((await run('docker', ['port', name])).stdout.trim(), '', `${name} publishes no port`)
   }
-  assert.match((await run('docker', ['port', CONTAINERS.web, '5000'])).stdout, /:5000\b/)
+  assert.equal((await run('docker', ['port', CONTAINERS.web])).stdout.trim(), '5000/tcp -> 127.0.0.1:5000')
+  const addresses = otherAddresses()
+  assert.ok(addresses.length > 0, 'this machine has an address other than loopback')
+  for (const address of addresses) {
+    assert.notEqual(await connectTo(address, 5000), 'connected', `port 5000 does not answer on ${address}`)
+  }
+  assert.equal(await connectTo('127.0.0.1', 5000), 'connected')
+  figures.push(`web published on 127.0.0.1:5000 only; no answer on ${addresses.join(', ')}`)
 })
 
 step('web runs as user node (uid 1000), every process of it', async () => {
@@ -412,5 +422,35 @@ step(
         assert.ok(!config.includes(password), 'a password is in docker compose config')
       }
     }
+  },
+)
+
+step(
+  'the cache filled past its bound (32 MB here) at full speed from as many addresses as requests: Redis stays at the bound, every route answers, the rate limit still limits, no user is read stale',
+  async () => {
+    const maxmemoryMb = 32
+    const rateLimit = 60
+    // web trusts X-Forwarded-For for this step: each of the attacker's requests claims an address of its own.
+    Object.assign(env, { REDIS_MAXMEMORY: `${maxmemoryMb}mb`, RATE_LIMIT_MAX: String(rateLimit), TRUST_PROXY: 'true' })
+    await up()
+    // redis-cli authenticated from inside the container, with the password as cache has it.
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: shell expansions, for sh in the container
+    const auth = 'REDISCLI_AUTH=${REDIS_PASSWORD:-$(cat "${REDIS_PASSWORD_FILE:-/dev/null}")} redis-cli info'
+    const redisInfo = async () => {
+      const { stdout } = await run('docker', ['exec', CONTAINERS.cache, 'sh', '-c', auth])
+      return Object.fromEntries(
+        stdout.split(/\r?\n/).flatMap((line) => (line.includes(':') ? [line.split(':', 2) as [string, string]] : [])),
+      )
+    }
+    assert.equal((await redisInfo()).maxmemory, String(maxmemoryMb * 1024 * 1024), 'REDIS_MAXMEMORY reached Redis')
+    figures.push(
+      ...(await fillCache({
+        base: WEB,
+        maxmemoryBytes: maxmemoryMb * 1024 * 1024,
+        rateLimit,
+        redisInfo,
+        writeHeaders: {},
+      })),
+    )
   },
 )

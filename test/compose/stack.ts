@@ -1,8 +1,9 @@
-// Helpers of the end-to-end test of the Compose stack: running commands,
-// Docker Compose (v2 or v1), the containers' health, the README's commands.
+// Helpers of the end-to-end tests of the Compose stacks: running commands,
+// the containers' health, what is reachable, the README's commands.
 import { spawn } from 'node:child_process'
 import { readFileSync } from 'node:fs'
-import { cpus, loadavg } from 'node:os'
+import { connect } from 'node:net'
+import { cpus, loadavg, networkInterfaces } from 'node:os'
 import { test } from 'node:test'
 import { fileURLToPath } from 'node:url'
 
@@ -66,15 +67,31 @@ export function run(file: string, args: string[], options: RunOptions = {}): Pro
   })
 }
 
-/** `docker compose` when the v2 plugin is there, else `docker-compose` (v1). */
-export async function detectCompose(): Promise<string[]> {
-  try {
-    await run('docker', ['compose', 'version'], { timeoutMs: 30_000 })
-    return ['docker', 'compose']
-  } catch {
-    await run('docker-compose', ['version'], { timeoutMs: 30_000 })
-    return ['docker-compose']
-  }
+/** Docker Compose v2, the command the README and the tests use. */
+export const COMPOSE = ['docker', 'compose'] as const
+
+/** The IPv4 addresses of this machine other than loopback: where a port published on 127.0.0.1 must not answer. */
+export function otherAddresses(): string[] {
+  return Object.values(networkInterfaces())
+    .flat()
+    .filter((address) => address !== undefined && address.family === 'IPv4' && !address.internal)
+    .map((address) => (address as { address: string }).address)
+}
+
+/** Whether a TCP connection to host:port opens (`refused`, or `no answer` within 2 s, when it does not). */
+export function connectTo(host: string, port: number): Promise<'connected' | 'refused' | 'no answer'> {
+  return new Promise((resolve) => {
+    const socket = connect({ host, port, timeout: 2000 })
+    socket.once('connect', () => {
+      socket.destroy()
+      resolve('connected')
+    })
+    socket.once('timeout', () => {
+      socket.destroy()
+      resolve('no answer')
+    })
+    socket.once('error', () => resolve('refused'))
+  })
 }
 
 type Health = 'starting' | 'healthy' | 'unhealthy' | 'none' | 'absent'
@@ -141,8 +158,10 @@ function fromDoc(document: 'README.md' | 'docs/operations.md', command: string):
 }
 const fromReadme = (command: string) => fromDoc('README.md', command)
 
-// The README's commands (its curl tour), and two of docs/operations.md's, verbatim.
+// The README's commands (its quick start and curl tour), and two of docs/operations.md's, verbatim.
 export const README = {
+  up: fromReadme('docker compose up -d --wait'),
+  devUpWatch: fromReadme('docker compose -f compose.dev.yaml up --watch'),
   info: fromReadme('curl http://127.0.0.1:5000/'),
   users: fromReadme('curl http://127.0.0.1:5000/users'),
   usersPage: fromReadme('curl "http://127.0.0.1:5000/users?department=Design&limit=1&offset=1"'),
@@ -205,22 +224,21 @@ export function scenario(showState: () => Promise<void>) {
 /** Prints `compose ps` and the last lines of each service's log, for a failed step. */
 export async function printComposeState(
   compose: (args: string[], options?: RunOptions) => Promise<RunResult>,
-  composeCommand: string[],
   logLines: number,
 ) {
   for (const args of [['ps'], ['logs', '--no-color', '--tail', String(logLines)]]) {
     const output = await compose(args, { timeoutMs: 60_000 }).catch((err) =>
       err instanceof CommandError ? err.result : { stdout: '', stderr: String(err) },
     )
-    console.error(`--- ${composeCommand.join(' ')} ${args.join(' ')}\n${output.stdout}${output.stderr}`)
+    console.error(`--- ${COMPOSE.join(' ')} ${args.join(' ')}\n${output.stdout}${output.stderr}`)
   }
 }
 
 /** The first figures a scenario prints: which Compose ran it, and how busy the machine was. */
-export function startFigures(composeCommand: string[], versionOutput: string): string[] {
+export function startFigures(versionOutput: string): string[] {
   const load = loadavg().map((value) => value.toFixed(1))
   return [
-    `compose: ${composeCommand.join(' ')} (${versionOutput.split('\n')[0].trim()})`,
+    `compose: ${versionOutput.split('\n')[0].trim()}`,
     `load average at the start: ${load.join(', ')} (${cpus().length} CPUs)`,
   ]
 }
