@@ -123,6 +123,13 @@ t.test('invalid paging or filter values are 400 JSON errors', async (t) => {
   }
 })
 
+t.test("the app's connections plan a statement once, for any values, and never compile it (JIT)", async (t) => {
+  const { rows } = await app.db.query<{ mode: string; jit: string }>({
+    text: "SELECT current_setting('plan_cache_mode') AS mode, current_setting('jit') AS jit",
+  })
+  t.same(rows, [{ mode: 'force_generic_plan', jit: 'off' }])
+})
+
 t.test('a page is read from an index in id order, never by scanning or sorting the table', async (t) => {
   const { databaseUrl } = await services()
   const plans = await withClient(databaseUrl, async (client) => {
