@@ -15,6 +15,9 @@ import {
   UserPageHeaders,
   UserReadHeaders,
 } from '../lib/schemas/users.ts'
+import { serializedOnce } from '../lib/serialized-once.ts'
+
+const JSON_TYPE = 'application/json; charset=utf-8'
 
 const userRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
   fastify.get(
@@ -39,7 +42,9 @@ const userRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     async (request, reply) => {
       const page = await fastify.users.list(request.query)
       if (page.next) reply.header('link', `<${page.next}>; rel="next"`)
-      return page
+      // The route's own serializer (response schema), once per shared page.
+      const text = serializedOnce(page, (value) => reply.serialize(value) as string)
+      return reply.type(JSON_TYPE).send(text as unknown as UserPage)
     },
   )
 
