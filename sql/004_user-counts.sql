@@ -78,8 +78,8 @@ END $$;
 
 -- Writes wait from here until this migration commits (reads go on): the
 -- counts below and the triggers see the same rows, none missed or counted
--- twice. On a big table that is the time count(*) takes (about a second at
--- 10 million rows).
+-- twice. On a big table that is the time one scan takes (2 to 3 s at 10 million
+-- users).
 LOCK TABLE users IN SHARE ROW EXCLUSIVE MODE;
 
 CREATE TRIGGER users_counted_on_insert AFTER INSERT ON users
@@ -91,9 +91,14 @@ CREATE TRIGGER users_counted_on_update AFTER UPDATE ON users
 CREATE TRIGGER users_counted_on_truncate AFTER TRUNCATE ON users
     FOR EACH STATEMENT EXECUTE FUNCTION forget_user_counts();
 
-INSERT INTO user_counts (slot, users) SELECT 0, count(*) FROM users;
+-- One scan of the table for both counts.
+WITH counted AS (
+    SELECT department, count(*) AS users FROM users GROUP BY department
+), total AS (
+    INSERT INTO user_counts (slot, users) SELECT 0, coalesce(sum(users), 0) FROM counted
+)
 INSERT INTO department_user_counts (department, slot, users)
-    SELECT department, 0, count(*) FROM users WHERE department IS NOT NULL GROUP BY department;
+    SELECT department, 0, users FROM counted WHERE department IS NOT NULL;
 
 -- Down Migration
 DROP TRIGGER IF EXISTS users_counted_on_truncate ON users;
