@@ -503,8 +503,8 @@ async function dataScale(backends: Services, rows: number) {
   const rowsOut = endpoints.map((endpoint) => {
     const pairs = runs.get(endpoint.name) ?? []
     const figure = (i: 0 | 1, field: keyof Result) => median(pairs.map((pair) => pair[i][field]))
-    const ratio = (field: 'requestsPerSecond' | 'p99') =>
-      `${median(pairs.map((pair, round) => pair[1][field] / base[round][0][field])).toFixed(2)}x`
+    const ratio = (field: 'requestsPerSecond' | 'p99', to: (round: number) => number) =>
+      `${median(pairs.map((pair, round) => pair[1][field] / to(round))).toFixed(2)}x`
     return [
       endpoint.name,
       figure(0, 'requestsPerSecond').toFixed(0),
@@ -512,8 +512,9 @@ async function dataScale(backends: Services, rows: number) {
       figure(1, 'requestsPerSecond').toFixed(0),
       figure(1, 'p99').toFixed(1),
       String(pairs.reduce((sum, pair) => sum + pair[1].errors, 0)),
-      ratio('requestsPerSecond'),
-      ratio('p99'),
+      ratio('requestsPerSecond', (round) => pairs[round][0].requestsPerSecond),
+      ratio('requestsPerSecond', (round) => base[round][0].requestsPerSecond),
+      ratio('p99', (round) => base[round][0].p99),
     ]
   })
   const big10 = tables[1].label
@@ -525,6 +526,7 @@ async function dataScale(backends: Services, rows: number) {
       `${big10} req/s`,
       `${big10} p99 ms`,
       `${big10} errors`,
+      'req/s to the same, 10 rows',
       'req/s to GET /users, 10 rows',
       'p99 to GET /users, 10 rows',
     ],
@@ -534,10 +536,11 @@ async function dataScale(backends: Services, rows: number) {
     `Two apps, as \`npm start\` runs them (every feature on), on one Postgres and one Redis: one on the 10-row table,`,
     `one on ${big10} users (five departments, ${DEPARTMENTS[3]} a fifth of them; deep pages start 1,000 ids before`,
     `the last). ${CONNECTIONS} connections (${CLIENT}); per request ${WARMUP_S} s of warm-up on each, then ${ROUNDS} rounds of ${DURATION_S} s,`,
-    'the two tables one after the other (which first alternates); medians of the rounds (errors: their sum, any answer outside 2xx). The last',
-    'two columns: the big table against GET /users on the 10-row table (its 10 users) in the same round. PATCH moves',
-    'a user to another department; PATCH and DELETE work on users added before each run, and every write run ends by',
-    `deleting what it added. Machine: ${machine()}.`,
+    'the two tables one after the other (which one first alternates); medians of the rounds (errors: their sum, any',
+    'answer outside 2xx). The ratios: the big table against the same request on the 10-row table, and against',
+    'GET /users on the 10-row table (its 10 users), in the same round. PATCH moves a user to another department;',
+    'PATCH and DELETE work on users added before each run, and every write run ends by deleting what it added.',
+    `Machine: ${machine()}.`,
   ].join('\n')
   console.log(`\n${table}\n\n${summary}\n`)
   writePart(

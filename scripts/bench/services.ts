@@ -95,7 +95,12 @@ async function keptPostgres(port: number) {
     }
   }
   // Stopped cleanly (a checkpoint, no recovery at the next start), then removed; the volume stays.
-  return { stop: async () => void docker('rm', docker('stop', '--time', '120', KEPT_POSTGRES)) }
+  return {
+    stop: async () => {
+      docker('stop', '--timeout', '120', KEPT_POSTGRES)
+      docker('rm', KEPT_POSTGRES)
+    },
+  }
 }
 
 export async function sql(serverUrl: string, statement: string) {
