@@ -538,8 +538,9 @@ async function dataScale(backends: Services, rows: number) {
     `the last). ${CONNECTIONS} connections (${CLIENT}); per request ${WARMUP_S} s of warm-up on each, then ${ROUNDS} rounds of ${DURATION_S} s,`,
     'the two tables one after the other (which one first alternates); medians of the rounds (errors: their sum, any',
     'answer outside 2xx). The ratios: the big table against the same request on the 10-row table, and against',
-    'GET /users on the 10-row table (its 10 users), in the same round. PATCH moves a user to another department;',
-    'PATCH and DELETE work on users added before each run, and every write run ends by deleting what it added.',
+    'GET /users on the 10-row table (its 10 users), in the same round: pages of 10 are of its size, pages of 100',
+    '(the default limit, so also GET /users) ten times it. PATCH moves a user to another department; PATCH and',
+    'DELETE work on users added before each run, and every write run ends by deleting what it added.',
     `Machine: ${machine()}.`,
   ].join('\n')
   console.log(`\n${table}\n\n${summary}\n`)
