@@ -18,6 +18,11 @@ export const RateLimitedError = createError('RATE_LIMITED', 'Rate limit exceeded
 export const UserNotFoundError = createError('USER_NOT_FOUND', 'User %s not found', 404)
 export const UsernameTakenError = createError('USERNAME_TAKEN', "username '%s' is already taken", 409)
 export const EmailTakenError = createError('EMAIL_TAKEN', "email '%s' is already taken", 409)
+export const OffsetTooDeepError = createError(
+  'OFFSET_TOO_DEEP',
+  'offset may be at most %s: for deeper pages use after=<the last id of the page before> (the Link header of each page gives the next)',
+  400,
+)
 export const UsernameNotNormalizedError = createError(
   'USERNAME_NOT_NFC',
   'username must be in Unicode normalization form C (NFC)',

@@ -5,19 +5,19 @@ import { errorResponses } from '../lib/schemas/error.ts'
 import { API_KEY_REQUIRED } from '../lib/schemas/security.ts'
 import {
   ListQuery,
+  MAX_OFFSET,
   NewUser,
   User,
   UserChanges,
   UserCreatedHeaders,
   UserId,
   UserPage,
+  UserPageHeaders,
   UserReadHeaders,
 } from '../lib/schemas/users.ts'
+import { serializedOnce } from '../lib/serialized-once.ts'
 
-// Reads answer JSON text (a page built by Postgres, a user as the cache holds
-// it), which Fastify passes through without serializing it again.
 const JSON_TYPE = 'application/json; charset=utf-8'
-const asSent = <T>(json: string) => json as unknown as T
 
 const userRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
   fastify.get(
@@ -28,16 +28,24 @@ const userRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
         tags: ['users'],
         summary: 'List the users, ordered by id, a page at a time',
         description:
-          'One page of the users (`limit`, `offset`), optionally only those of one `department`, with how many ' +
-          'match in all (`total`). Read from Postgres.',
+          'One page of `limit` users, optionally only those of one `department`, with how many match in all ' +
+          '(`total`). Page on with `after` (the last id of the page before): every page but the last has a ' +
+          '`Link: <url>; rel="next"` header and a `next` field with the next page\'s URL. `offset` goes up to ' +
+          `${MAX_OFFSET} (beyond, a 400: page by \`after\`). Read from Postgres.`,
         querystring: ListQuery,
         response: {
-          200: Type.Ref(UserPage, { description: 'One page of users' }),
+          200: { ...Type.Ref(UserPage, { description: 'One page of users' }), headers: UserPageHeaders },
           ...errorResponses(400, 429, 500, 503),
         },
       },
     },
-    async (request, reply) => reply.type(JSON_TYPE).send(asSent<UserPage>(await fastify.users.list(request.query))),
+    async (request, reply) => {
+      const page = await fastify.users.list(request.query)
+      if (page.next) reply.header('link', `<${page.next}>; rel="next"`)
+      // The route's own serializer (response schema), once per shared page.
+      const text = serializedOnce(page, (value) => reply.serialize(value) as string)
+      return reply.type(JSON_TYPE).send(text as unknown as UserPage)
+    },
   )
 
   fastify.get(
@@ -63,9 +71,9 @@ const userRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     },
     async (request, reply) => {
       const { id } = request.params
-      const user = await fastify.users.get(id)
-      if (!user) throw new UserNotFoundError(id)
-      return reply.header('x-cache', user.cache).type(JSON_TYPE).send(asSent<User>(user.json))
+      const read = await fastify.users.get(id)
+      if (!read) throw new UserNotFoundError(id)
+      return reply.header('x-cache', read.cache).send(read.user)
     },
   )
 

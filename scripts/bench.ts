@@ -11,6 +11,10 @@
 //                --costs --before --output ../desafio3/BENCHMARKS.md`)
 //   --soak <s>   instead: mixed traffic for that long, sampling the app's RSS
 //   --client wrk use wrk (Debian's package) instead of autocannon
+//   --rows <n>   instead: the users routes on a table of n users (built once in
+//                a database of the bench's own, bench_rows_<n>, kept in the
+//                Docker volume desafio3-bench-postgres, or on DATABASE_URL's
+//                server) beside the same routes on the 10-row table
 // Other options: --duration <s> (per run, 3), --rounds <n> (3), --warmup <s>
 // (1), --connections <n> (32). Postgres and Redis: DATABASE_URL and REDIS_URL
 // when both are set, else containers.
@@ -22,12 +26,14 @@ import { hrtime } from 'node:process'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import autocannon from 'autocannon'
+import pg from 'pg'
 import { freePort } from '../test/ports.ts'
+import { bigTable, DEPARTMENTS } from './bench/big-table.ts'
 import { type Client, type Endpoint, load, type Result } from './bench/load.ts'
 import { memory, type Started, startProcess, stopProcess } from './bench/processes.ts'
 import { attribute, BUCKETS } from './bench/profile.ts'
 import { markdownTable, writePart } from './bench/report.ts'
-import { type Services, services } from './bench/services.ts'
+import { type Services, services, sql } from './bench/services.ts'
 
 const { values: options } = parseArgs({
   options: {
@@ -39,6 +45,7 @@ const { values: options } = parseArgs({
     costs: { type: 'boolean', default: false },
     before: { type: 'boolean', default: false },
     soak: { type: 'string' },
+    rows: { type: 'string' },
     output: { type: 'string', default: 'BENCHMARKS.md' },
   },
 })
@@ -396,10 +403,165 @@ async function soak(backends: Services, seconds: number) {
   writePart(options.output, '## Memory', line)
 }
 
-const backends = await services()
+/** The users routes at a table's size: lists (pages of 10 and of 100, first and deep, all and one department), reads and writes. */
+function dataScaleEndpoints(lastId: number, writeFrom: number): Endpoint[] {
+  const deep = lastId > 1000 ? lastId - 1000 : Math.floor(lastId / 2)
+  const department = DEPARTMENTS[3]
+  const lists = [10, 100].flatMap((limit) => [
+    { name: `GET /users?limit=${limit}`, path: `/users?limit=${limit}` },
+    { name: `GET /users?after=(deep)&limit=${limit}`, path: `/users?after=${deep}&limit=${limit}` },
+    {
+      name: `GET /users?department=${department}&limit=${limit}`,
+      path: `/users?department=${department}&limit=${limit}`,
+    },
+    {
+      name: `GET /users?department=${department}&after=(deep)&limit=${limit}`,
+      path: `/users?department=${department}&after=${deep}&limit=${limit}`,
+    },
+  ])
+  const tag = Date.now().toString(36)
+  const newUser = JSON.stringify({ username: `b${tag}n{n}`, email: `b${tag}n{n}@bench.example` })
+  return [
+    { name: 'GET /users', method: 'GET', path: '/users' },
+    ...lists.map((list) => ({ ...list, method: 'GET' as const })),
+    { name: 'GET /users?offset=1000&limit=10', method: 'GET', path: '/users?offset=1000&limit=10' },
+    { name: 'GET /users/:id', method: 'GET', path: `/users/${deep}` },
+    { name: 'POST /users', method: 'POST', path: '/users', body: newUser, firstN: 0 },
+    {
+      name: 'PATCH /users/:id',
+      method: 'PATCH',
+      path: '/users/{n}',
+      body: '{"department":"Design"}',
+      firstN: writeFrom,
+    },
+    { name: 'DELETE /users/:id', method: 'DELETE', path: '/users/{n}', firstN: writeFrom },
+  ]
+}
+
+/** Users for PATCH and DELETE to work on, ids from the returned one up: more than a run can use. */
+async function usersToWrite(databaseUrl: string, seconds: number): Promise<number> {
+  const client = new pg.Client({ connectionString: databaseUrl })
+  await client.connect()
+  try {
+    const tag = Date.now().toString(36)
+    const { rows } = await client.query(
+      `WITH added AS (
+         INSERT INTO users (username, email, department)
+         SELECT 'w' || $1 || 'n' || i, 'w' || $1 || 'n' || i || '@bench.example', 'QA' FROM generate_series(1, $2::int) AS i
+         RETURNING id)
+       SELECT min(id) AS first FROM added`,
+      [tag, Math.ceil(seconds * 20_000)],
+    )
+    return rows[0].first
+  } finally {
+    await client.end()
+  }
+}
+
+async function dataScale(backends: Services, rows: number) {
+  const big = { ...backends, databaseUrl: await bigTable(backends.serverUrl, rows, log) }
+  const tables = [
+    { label: '10', backends, app: await startApp(backends, { REDIS_KEY_PREFIX: 'bench:small:' }) },
+    { label: rows.toLocaleString('en'), backends: big, app: await startApp(big, { REDIS_KEY_PREFIX: 'bench:big:' }) },
+  ]
+  log('apps up, on the 10-row table and on the big one')
+  const lastIds = await Promise.all(
+    tables.map(async (table) => {
+      const client = new pg.Client({ connectionString: table.backends.databaseUrl })
+      await client.connect()
+      const { rows } = await client.query('SELECT max(id) AS last FROM users')
+      await client.end()
+      return rows[0].last as number
+    }),
+  )
+  // Writes leave each table as it was: their users are deleted after each run.
+  const runOn = async (i: number, endpoint: Endpoint, seconds = DURATION_S) => {
+    const { databaseUrl } = tables[i].backends
+    const writeFrom = endpoint.path.startsWith('/users/{n}') ? await usersToWrite(databaseUrl, seconds) : 0
+    const [scaled] = dataScaleEndpoints(lastIds[i], writeFrom).filter((e) => e.name === endpoint.name)
+    const result = await run(tables[i].app, scaled, seconds)
+    if (endpoint.method !== 'GET') await sql(databaseUrl, `DELETE FROM users WHERE id > ${lastIds[i]}`)
+    return result
+  }
+
+  const endpoints = dataScaleEndpoints(0, 0)
+  for (const endpoint of endpoints) for (const i of [0, 1]) await runOn(i, endpoint, WARMUP_S)
+  const runs = new Map<string, [Result, Result][]>(endpoints.map((e) => [e.name, []]))
+  for (let round = 1; round <= ROUNDS; round++) {
+    for (const endpoint of endpoints) {
+      // Which table goes first alternates from round to round.
+      const [first, second] = round % 2 ? [0, 1] : [1, 0]
+      const results = { [first]: await runOn(first, endpoint), [second]: await runOn(second, endpoint) }
+      runs.get(endpoint.name)?.push([results[0], results[1]])
+    }
+    log(`round ${round} of ${ROUNDS} done`)
+  }
+  await Promise.all(tables.map(({ app }) => stopProcess(app.process)))
+
+  // Each round's figures against GET /users on the 10-row table in the same round.
+  const base = runs.get('GET /users') ?? []
+  const rowsOut = endpoints.map((endpoint) => {
+    const pairs = runs.get(endpoint.name) ?? []
+    const figure = (i: 0 | 1, field: keyof Result) => median(pairs.map((pair) => pair[i][field]))
+    const ratio = (field: 'requestsPerSecond' | 'p99', to: (round: number) => number) =>
+      `${median(pairs.map((pair, round) => pair[1][field] / to(round))).toFixed(2)}x`
+    return [
+      endpoint.name,
+      figure(0, 'requestsPerSecond').toFixed(0),
+      figure(0, 'p99').toFixed(1),
+      figure(1, 'requestsPerSecond').toFixed(0),
+      figure(1, 'p99').toFixed(1),
+      String(pairs.reduce((sum, pair) => sum + pair[1].errors, 0)),
+      ratio('requestsPerSecond', (round) => pairs[round][0].requestsPerSecond),
+      ratio('requestsPerSecond', (round) => base[round][0].requestsPerSecond),
+      ratio('p99', (round) => base[round][0].p99),
+    ]
+  })
+  const big10 = tables[1].label
+  const table = markdownTable(
+    [
+      'request',
+      '10 rows req/s',
+      '10 rows p99 ms',
+      `${big10} req/s`,
+      `${big10} p99 ms`,
+      `${big10} errors`,
+      'req/s to the same, 10 rows',
+      'req/s to GET /users, 10 rows',
+      'p99 to GET /users, 10 rows',
+    ],
+    rowsOut,
+  )
+  const summary = [
+    `Two apps, as \`npm start\` runs them (every feature on), on one Postgres and one Redis: one on the 10-row table,`,
+    `one on ${big10} users (five departments, ${DEPARTMENTS[3]} a fifth of them; deep pages start 1,000 ids before`,
+    `the last). ${CONNECTIONS} connections (${CLIENT}); per request ${WARMUP_S} s of warm-up on each, then ${ROUNDS} rounds of ${DURATION_S} s,`,
+    'the two tables one after the other (which one first alternates); medians of the rounds (errors: their sum, any',
+    'answer outside 2xx). The ratios: the big table against the same request on the 10-row table, and against',
+    'GET /users on the 10-row table (its 10 users), in the same round: pages of 10 are of its size, pages of 100',
+    '(the default limit, so also GET /users) ten times it. PATCH moves a user to another department; PATCH and',
+    'DELETE work on users added before each run, and every write run ends by deleting what it added.',
+    `Machine: ${machine()}.`,
+  ].join('\n')
+  console.log(`\n${table}\n\n${summary}\n`)
+  writePart(
+    options.output,
+    '## Data scale',
+    [
+      `The last \`npm run bench -- --rows ${rows}\` (${new Date().toISOString().slice(0, 10)}).`,
+      '',
+      table,
+      '',
+      summary,
+    ].join('\n'),
+  )
+}
+
+const backends = await services({ kept: options.rows !== undefined })
 log('services ready')
 try {
-  if (options.soak) await soak(backends, Number(options.soak))
+  if (options.rows) await dataScale(backends, Number(options.rows))
+  else if (options.soak) await soak(backends, Number(options.soak))
   else if (options.costs) await costs(backends)
   else await bench(backends)
   log(`done in ${((Date.now() - started) / 1000).toFixed(0)} s; wrote ${options.output}`)

@@ -21,7 +21,13 @@ async function countRows(databaseUrl: string, table: string): Promise<number> {
 t.test('a new database gets the users table and the 10 seed users', async (t) => {
   const databaseUrl = await freshDatabase(await serverUrl())
   const applied = await migrate({ connectionString: databaseUrl }, quiet)
-  t.same(applied, ['001_create-users', '002_seed-users', '003_users-unique-ignoring-case'])
+  t.same(applied, [
+    '001_create-users',
+    '002_seed-users',
+    '003_users-unique-ignoring-case',
+    '004_user-counts',
+    '005_users-department-index',
+  ])
   t.equal(await countRows(databaseUrl, 'users'), 10)
   const columns = await withClient(databaseUrl, async (client) => {
     const { rows } = await client.query(
@@ -42,10 +48,10 @@ t.test('a new database gets the users table and the 10 seed users', async (t) =>
 
 t.test('running the migrations twice in a row applies nothing the second time', async (t) => {
   const databaseUrl = await freshDatabase(await serverUrl())
-  t.equal((await migrate({ connectionString: databaseUrl }, quiet)).length, 3)
+  t.equal((await migrate({ connectionString: databaseUrl }, quiet)).length, 5)
   t.same(await migrate({ connectionString: databaseUrl }, quiet), [])
   t.equal(await countRows(databaseUrl, 'users'), 10)
-  t.equal(await countRows(databaseUrl, MIGRATIONS_TABLE), 3)
+  t.equal(await countRows(databaseUrl, MIGRATIONS_TABLE), 5)
 })
 
 t.test('two instances migrating at once: both succeed, each migration runs once', async (t) => {
@@ -57,11 +63,11 @@ t.test('two instances migrating at once: both succeed, each migration runs once'
   ])
   t.same(
     results.map((applied) => applied.length).sort(),
-    [0, 0, 3],
+    [0, 0, 5],
     'one applied them all, the others waited and found none',
   )
   t.equal(await countRows(databaseUrl, 'users'), 10)
-  t.equal(await countRows(databaseUrl, MIGRATIONS_TABLE), 3)
+  t.equal(await countRows(databaseUrl, MIGRATIONS_TABLE), 5)
 })
 
 t.test('a database created by the original init.sql is adopted as it is', async (t) => {
@@ -74,7 +80,7 @@ t.test('a database created by the original init.sql is adopted as it is', async 
       `INSERT INTO users (username, email) VALUES ('jsilva', 'joao.silva@empresa.com'), ('extra', 'extra@x.com')`,
     )
   })
-  t.equal((await migrate({ connectionString: databaseUrl }, quiet)).length, 3)
+  t.equal((await migrate({ connectionString: databaseUrl }, quiet)).length, 5)
   t.equal(await countRows(databaseUrl, 'users'), 11, 'existing rows kept, missing seed users added')
 })
 

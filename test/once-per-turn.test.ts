@@ -1,6 +1,7 @@
 import { setImmediate as nextTurn } from 'node:timers/promises'
 import t from 'tap'
 import { oncePerTurn } from '../lib/once-per-turn.ts'
+import { serializedOnce } from '../lib/serialized-once.ts'
 import { build, RELAXED_TIMEOUTS } from './helper.ts'
 import { createUser } from './users-fixtures.ts'
 
@@ -48,4 +49,18 @@ t.test('GET /users asked for together share a statement, and each sees the write
   await createUser(app, { department })
   const after = await app.inject({ method: 'GET', url: `/users?department=${encodeURIComponent(department)}` })
   t.equal(after.json().total, 1, 'the user created just before is listed')
+})
+
+t.test('serializedOnce serializes an object once, whoever sends it', async (t) => {
+  let serializations = 0
+  const serialize = (value: object) => {
+    serializations++
+    return JSON.stringify(value)
+  }
+  const page = { total: 1, users: [{ id: 1 }] }
+  t.equal(serializedOnce(page, serialize), '{"total":1,"users":[{"id":1}]}')
+  t.equal(serializedOnce(page, serialize), '{"total":1,"users":[{"id":1}]}')
+  t.equal(serializations, 1, 'the same object: one serialization')
+  serializedOnce({ ...page }, serialize)
+  t.equal(serializations, 2, 'another object: its own')
 })

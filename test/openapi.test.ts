@@ -114,9 +114,16 @@ t.test('/docs/json is a valid OpenAPI 3 document describing every route', async 
     users.get.parameters.map((p: { name: string; in: string; required?: boolean }) => [p.name, p.in, !!p.required]),
     [
       ['limit', 'query', false],
+      ['after', 'query', false],
       ['offset', 'query', false],
       ['department', 'query', false],
     ],
+  )
+  t.match(users.get.responses['200'].headers, { link: { schema: { type: 'string' } } }, 'Link documented')
+  t.match(
+    document.components.schemas.UserPage.properties.next,
+    { type: ['string', 'null'] },
+    'the next page in the body too',
   )
   t.ok(users.post.requestBody.content['application/json'].schema, 'POST /users body schema')
   t.match(users.post.responses['201'].headers, { location: { schema: { type: 'string' } } }, 'Location documented')

@@ -1,15 +1,16 @@
 import { randomUUID } from 'node:crypto'
 import fp from 'fastify-plugin'
 import type { Result } from 'ioredis'
-import type { CacheOutcome, User, UserRead } from '../../lib/schemas/users.ts'
+import type { CacheOutcome, UserRead } from '../../lib/schemas/users.ts'
 
 interface UserCache {
   /**
-   * Cache-aside read of one user: the cached user, else `load()` from Postgres,
-   * cached when it found one (a missing user is never cached, and reads as null).
-   * Redis failures never fail it.
+   * Cache-aside read of one user: the cached user, else `load()` from Postgres
+   * (the user's JSON text), cached when it found one (a missing user is never
+   * cached, and reads as null). Redis failures never fail it. The user is
+   * parsed from the JSON either way, for the route to serialize.
    */
-  read(id: number, load: () => Promise<User | null>): Promise<UserRead | null>
+  read(id: number, load: () => Promise<string | null>): Promise<UserRead | null>
   /** To call once a write to the user has committed. Never throws: a failure is retried. */
   invalidate(id: number): Promise<void>
 }
@@ -95,12 +96,10 @@ export default fp(
       log.info('pending user cache invalidations done')
     }
 
-    async function read(id: number, load: () => Promise<User | null>): Promise<UserRead | null> {
-      const loaded = async (cache: CacheOutcome) => {
-        const user = await load()
-        return user && { json: JSON.stringify(user), cache }
-      }
-      if (pending.has(id) && !(await tryInvalidate(id))) return loaded('bypass')
+    async function read(id: number, load: () => Promise<string | null>): Promise<UserRead | null> {
+      const parsed = (json: string | null, cache: CacheOutcome) =>
+        json === null ? null : { user: JSON.parse(json), cache }
+      if (pending.has(id) && !(await tryInvalidate(id))) return parsed(await load(), 'bypass')
 
       let cached: string | null
       let seenVersion: string | null
@@ -108,17 +107,17 @@ export default fp(
         ;[cached, seenVersion] = await redis.mget(entryKey(id), versionKey(id))
       } catch (err) {
         log.debug({ err, id }, 'user cache unavailable, reading Postgres')
-        return loaded('bypass')
+        return parsed(await load(), 'bypass')
       }
-      if (cached !== null) return { json: cached, cache: 'hit' }
+      if (cached !== null) return parsed(cached, 'hit')
 
-      const read = await loaded('miss')
-      if (read) {
+      const json = await load()
+      if (json !== null) {
         await redis
-          .fillUserIfUnchanged(entryKey(id), versionKey(id), seenVersion ?? '', read.json, ttlSeconds)
+          .fillUserIfUnchanged(entryKey(id), versionKey(id), seenVersion ?? '', json, ttlSeconds)
           .catch((err) => log.debug({ err, id }, 'user cache fill failed'))
       }
-      return read
+      return parsed(json, 'miss')
     }
 
     async function invalidate(id: number) {

@@ -13,10 +13,14 @@ export type Client = 'autocannon' | 'wrk'
 
 export interface Endpoint {
   name: string
-  method: 'GET' | 'POST'
+  method: 'GET' | 'POST' | 'PATCH' | 'DELETE'
   path: string
   body?: string
+  /** With `{n}` in the path or body: every request gets its own n, counting up from here. */
+  firstN?: number
 }
+
+const N = /\{n\}/g
 
 export interface Result {
   requestsPerSecond: number
@@ -43,14 +47,33 @@ export async function load(
 }
 
 async function autocannonRun(url: string, endpoint: Endpoint, seconds: number, connections: number): Promise<Result> {
+  const headers: Record<string, string> = endpoint.body ? { 'content-type': 'application/json' } : {}
+  let n = endpoint.firstN ?? 0
   const result = await autocannon({
-    url,
+    // A templated path is setupRequest's to make.
+    url: endpoint.firstN === undefined ? url : new URL(url).origin,
     method: endpoint.method,
     body: endpoint.body,
-    headers: endpoint.body ? { 'content-type': 'application/json' } : {},
+    headers,
     connections,
     pipelining: 1,
     duration: seconds,
+    ...(endpoint.firstN === undefined
+      ? {}
+      : {
+          requests: [
+            {
+              setupRequest: (request) => {
+                const current = String(n++)
+                return {
+                  ...request,
+                  path: endpoint.path.replace(N, current),
+                  body: endpoint.body?.replace(N, current),
+                }
+              },
+            },
+          ],
+        }),
   })
   return {
     requestsPerSecond: result.requests.average,
@@ -69,8 +92,9 @@ function luaString(text: string) {
 }
 
 async function wrk(url: string, endpoint: Endpoint, seconds: number, connections: number): Promise<Result> {
+  // One thread (-t1): one Lua state, so the counter for {n} is unique.
   const args = ['-t1', `-c${connections}`, `-d${seconds}s`, '--latency']
-  if (endpoint.method !== 'GET' || endpoint.body) {
+  if (endpoint.method !== 'GET' || endpoint.body || endpoint.firstN !== undefined) {
     const script = join(scripts, `${endpoint.name.replace(/\W+/g, '-')}.lua`)
     writeFileSync(
       script,
@@ -78,11 +102,25 @@ async function wrk(url: string, endpoint: Endpoint, seconds: number, connections
         `wrk.method = ${luaString(endpoint.method)}`,
         endpoint.body ? `wrk.body = ${luaString(endpoint.body)}` : '',
         endpoint.body ? 'wrk.headers["Content-Type"] = "application/json"' : '',
+        endpoint.firstN === undefined
+          ? ''
+          : [
+              `n = ${endpoint.firstN}`,
+              'request = function()',
+              '  local current = tostring(n)',
+              '  n = n + 1',
+              `  local path = string.gsub(${luaString(endpoint.path)}, "{n}", current)`,
+              `  local body = wrk.body and string.gsub(wrk.body, "{n}", current)`,
+              '  return wrk.format(nil, path, nil, body)',
+              'end',
+            ].join('\n'),
       ].join('\n'),
     )
     args.push('-s', script)
   }
-  const { stdout } = await promisify(execFile)('wrk', [...args, url])
+  // A templated path is the script's to make: wrk is given the server only.
+  const target = endpoint.firstN === undefined ? url : `${new URL(url).origin}/`
+  const { stdout } = await promisify(execFile)('wrk', [...args, target])
   const number = (pattern: RegExp) => Number(pattern.exec(stdout)?.[1] ?? 0)
   const ms = (percentile: string) => {
     const [, value, unit] = new RegExp(`^\\s+${percentile}%\\s+([\\d.]+)(us|ms|s)$`, 'm').exec(stdout) ?? []

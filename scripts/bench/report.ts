@@ -1,10 +1,10 @@
 // BENCHMARKS.md: parts under their headings (the bench's table first, then
-// `## Feature costs`, the costs of an older version measured by this bench for
+// `## Data scale`, `## Feature costs`, the costs of an older version measured by this bench for
 // comparison, and `## Memory`); each kind of run rewrites its own part and
 // keeps the others.
 import { readFileSync, writeFileSync } from 'node:fs'
 
-const PARTS = ['# Benchmarks', '## Feature costs', '## Feature costs before', '## Memory'] as const
+const PARTS = ['# Benchmarks', '## Data scale', '## Feature costs', '## Feature costs before', '## Memory'] as const
 export type Part = (typeof PARTS)[number]
 
 /** A Markdown table with aligned columns (as the formatter writes it): text left, numbers (and their titles) right. */
