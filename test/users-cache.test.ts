@@ -111,6 +111,31 @@ t.test('a read that raced a write cannot put the old row back into the cache', a
   }
 })
 
+t.test("a version key evicted during a read's database read (Redis at its memory bound) drops the fill", async (t) => {
+  // The user had never been written through this cache: no version key before
+  // the read. Eviction takes the one the read noted; the write that happens
+  // meanwhile stamps a new one, which eviction takes too. The read must not fill.
+  const user = await createUser(app, { full_name: 'Old' })
+  await app.redis.del(`users:${user.id}:version`)
+  const racing = await app.userCache.read(user.id, async () => {
+    const { rows } = await app.db.query<{ user: string }>({ text: SELECT_USER, values: [user.id] })
+    await app.redis.del(`users:${user.id}:version`)
+    await app.inject({ method: 'PATCH', url: `/users/${user.id}`, payload: { full_name: 'New' } })
+    await app.redis.del(`users:${user.id}:version`)
+    return rows[0].user
+  })
+  t.match(racing, { cache: 'miss', user: { full_name: 'Old' } }, 'the racing read began first')
+  t.equal(await app.redis.exists(`users:${user.id}`), 0, 'the old row was not cached')
+  t.match(await read(app, user.id), { status: 200, cache: 'miss', user: { full_name: 'New' } })
+})
+
+t.test('an entry that is not JSON is dropped, and the user read from Postgres', async (t) => {
+  const user = await createUser(app, { full_name: 'Whole' })
+  await app.redis.set(`users:${user.id}`, '{"id":', 'EX', 30)
+  t.match(await read(app, user.id), { status: 200, cache: 'bypass', user: { full_name: 'Whole' } })
+  t.match(await read(app, user.id), { status: 200, cache: 'miss' }, 'cached again, whole')
+})
+
 t.test('concurrent reads and writes of one user never leave a stale entry behind', async (t) => {
   const user = await createUser(app)
   for (let round = 0; round < 25; round++) {

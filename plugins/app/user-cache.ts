@@ -27,6 +27,13 @@ declare module 'fastify' {
 
 declare module 'ioredis' {
   interface RedisCommander<Context> {
+    /** [1, the cached user] on a hit; [0, the user's version, stamped with `newVersion` if it had none] on a miss. */
+    readUserOrNoteVersion(
+      entryKey: string,
+      versionKey: string,
+      newVersion: string,
+      versionTtlSeconds: number,
+    ): Result<[0 | 1, string], Context>
     fillUserIfUnchanged(
       entryKey: string,
       versionKey: string,
@@ -42,15 +49,29 @@ const entryKey = (id: number) => `users:${id}`
 const versionKey = (id: number) => `users:${id}:version`
 
 // Every write stamps the user's version key with a new random value. A miss
-// notes the version before it reads Postgres and fills the cache only if the
-// version is still the same, so a row read before a write cannot be cached after
-// that write's invalidation. Random values (not a counter) cannot come back to
-// a value a reader noted, even if Redis restarts empty. The version outlives any
-// read in flight by far.
+// notes the version before it reads Postgres (stamping one when there is none)
+// and fills the cache only if the version is still the same, so a row read
+// before a write cannot be cached after that write's invalidation. Random
+// values (not a counter) cannot come back to a value a reader noted, even if
+// Redis restarts empty. A version key evicted (Redis at its memory bound) or
+// expired meanwhile matches no noted value: the fill is dropped, never a stale
+// row cached. The version outlives any read in flight by far.
 const VERSION_TTL_SECONDS = 24 * 3600
 
+// The cached user ({1, entry}), or the version a miss notes ({0, version}).
+const READ_OR_NOTE_VERSION = `
+local entry = redis.call('GET', KEYS[1])
+if entry then return { 1, entry } end
+local version = redis.call('GET', KEYS[2])
+if not version then
+  version = ARGV[1]
+  redis.call('SET', KEYS[2], version, 'EX', ARGV[2])
+end
+return { 0, version }
+`
+
 const FILL_IF_UNCHANGED = `
-if (redis.call('GET', KEYS[2]) or '') ~= ARGV[1] then return 0 end
+if redis.call('GET', KEYS[2]) ~= ARGV[1] then return 0 end
 redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[3])
 return 1
 `
@@ -61,6 +82,7 @@ export default fp(
   async function userCachePlugin(fastify, { ttlSeconds }: UserCacheOptions) {
     const redis = fastify.redis
     const log = fastify.log.child({ plugin: 'user-cache' })
+    redis.defineCommand('readUserOrNoteVersion', { numberOfKeys: 2, lua: READ_OR_NOTE_VERSION })
     redis.defineCommand('fillUserIfUnchanged', { numberOfKeys: 2, lua: FILL_IF_UNCHANGED })
 
     // Users whose invalidation failed. Until it succeeds, their cached entry may
@@ -101,20 +123,34 @@ export default fp(
         json === null ? null : { user: JSON.parse(json), cache }
       if (pending.has(id) && !(await tryInvalidate(id))) return parsed(await load(), 'bypass')
 
-      let cached: string | null
-      let seenVersion: string | null
+      let found: 0 | 1
+      let text: string
       try {
-        ;[cached, seenVersion] = await redis.mget(entryKey(id), versionKey(id))
+        ;[found, text] = await redis.readUserOrNoteVersion(
+          entryKey(id),
+          versionKey(id),
+          randomUUID(),
+          VERSION_TTL_SECONDS,
+        )
       } catch (err) {
         log.debug({ err, id }, 'user cache unavailable, reading Postgres')
         return parsed(await load(), 'bypass')
       }
-      if (cached !== null) return parsed(cached, 'hit')
+      if (found === 1) {
+        try {
+          return parsed(text, 'hit')
+        } catch (err) {
+          // Not JSON (written by hand, or damaged): dropped, and this read served from Postgres.
+          log.warn({ err, id }, 'unreadable user cache entry dropped')
+          await tryInvalidate(id)
+          return parsed(await load(), 'bypass')
+        }
+      }
 
       const json = await load()
       if (json !== null) {
         await redis
-          .fillUserIfUnchanged(entryKey(id), versionKey(id), seenVersion ?? '', json, ttlSeconds)
+          .fillUserIfUnchanged(entryKey(id), versionKey(id), text, json, ttlSeconds)
           .catch((err) => log.debug({ err, id }, 'user cache fill failed'))
       }
       return parsed(json, 'miss')
