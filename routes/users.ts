@@ -2,6 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
 import { UserNotFoundError } from '../lib/errors.ts'
 import { errorResponses } from '../lib/schemas/error.ts'
+import { IdempotencyKeyHeaders, ReplayedHeaders } from '../lib/schemas/idempotency.ts'
 import { API_KEY_REQUIRED } from '../lib/schemas/security.ts'
 import {
   ListQuery,
@@ -72,6 +73,7 @@ const userRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
   fastify.post(
     '/users',
     {
+      config: { idempotencyKey: true },
       schema: {
         operationId: 'createUser',
         security: API_KEY_REQUIRED,
@@ -79,11 +81,16 @@ const userRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
         summary: 'Create a user',
         description:
           'Stores a new user and answers it with its id and `created_at`; `location` is its URL. A username or ' +
-          'email already taken (ignoring letter case) is a 409 that names the field.',
+          'email already taken (ignoring letter case) is a 409 that names the field. With an `Idempotency-Key`, ' +
+          'a retry gets the first answer again (the user, or the 409) and creates nothing.',
+        headers: IdempotencyKeyHeaders,
         body: Type.Ref(NewUser),
         response: {
-          201: { ...Type.Ref(User, { description: 'The created user' }), headers: UserCreatedHeaders },
-          ...errorResponses(400, 401, 409, 413, 415, 429, 500, 503),
+          201: {
+            ...Type.Ref(User, { description: 'The created user' }),
+            headers: { ...UserCreatedHeaders, ...ReplayedHeaders },
+          },
+          ...errorResponses(400, 401, 409, 413, 415, 422, 429, 500, 503),
         },
       },
     },
