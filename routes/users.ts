@@ -1,5 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
+import type { FastifyReply } from 'fastify'
 import { UserNotFoundError } from '../lib/errors.ts'
 import { errorResponses } from '../lib/schemas/error.ts'
 import { IdempotencyKeyHeaders, ReplayedHeaders } from '../lib/schemas/idempotency.ts'
@@ -19,6 +20,8 @@ import {
 // it), which Fastify passes through without serializing it again.
 const JSON_TYPE = 'application/json; charset=utf-8'
 const asSent = <T>(json: string) => json as unknown as T
+
+const created = (reply: FastifyReply, user: User) => reply.code(201).header('location', `/users/${user.id}`).send(user)
 
 const userRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
   fastify.get(
@@ -73,7 +76,17 @@ const userRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
   fastify.post(
     '/users',
     {
-      config: { idempotencyKey: true },
+      config: {
+        idempotencyKey: {
+          // A retry of a create whose outcome is unknown: the user it created, if it is there, is the answer.
+          async resume(request, reply) {
+            const user = await fastify.users.findCreated(request.body as NewUser)
+            if (!user) return false
+            created(reply, user)
+            return true
+          },
+        },
+      },
       schema: {
         operationId: 'createUser',
         security: API_KEY_REQUIRED,
@@ -95,8 +108,7 @@ const userRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
       },
     },
     async (request, reply) => {
-      const user = await fastify.users.create(request.body)
-      return reply.code(201).header('location', `/users/${user.id}`).send(user)
+      return created(reply, await fastify.users.create(request.body))
     },
   )
 

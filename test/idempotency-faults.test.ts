@@ -41,18 +41,29 @@ async function blockInserts(t: Test) {
   return { release: () => locker.query('ROLLBACK') }
 }
 
-/** Waits until the key is claimed (its first request is running); the claim's ms to live. */
-async function claimed(app: Server, prefix: string, field: string): Promise<number> {
-  let ttlMs = 0
+/** Waits until the key is claimed (its first request is running); the ms left of its lease and of its record. */
+async function claimed(app: Server, prefix: string, field: string) {
+  let left = { leaseMs: 0, recordMs: 0 }
   await eventually(async () => {
     const record = (await idempotencyRecords(app, prefix)).find(({ key }) => key.endsWith(field.slice(1, -1)))
-    if (!record?.value || !('claim' in JSON.parse(record.value))) throw new Error('not claimed yet')
-    ttlMs = record.ttlMs
+    const claim = JSON.parse(record?.value ?? '{}')
+    if (!record || !('token' in claim)) throw new Error('not claimed yet')
+    left = { leaseMs: claim.leaseEnds - Date.now(), recordMs: record.ttlMs }
   }, 5000)
-  return ttlMs
+  return left
 }
 
 const IN_USE = { statusCode: 409, code: 'IDEMPOTENCY_KEY_IN_USE', error: 'Conflict' }
+
+/** Retries the request with its key while the answer is "in progress" (until the lease ends): the first other answer. */
+async function afterLease(app: Server, url: string, payload: unknown, key: string, timeoutMs: number) {
+  let answer: Awaited<ReturnType<typeof post>> | undefined
+  await eventually(async () => {
+    answer = await post(app, url, payload, key)
+    if (answer.statusCode === 409 && answer.json().code === IN_USE.code) throw new Error('still in progress')
+  }, timeoutMs)
+  return answer as Awaited<ReturnType<typeof post>>
+}
 
 t.test('Redis unreachable: a write with a key is a 503 that writes nothing; without a key, as before', async (t) => {
   const port = await freePort()
@@ -86,9 +97,10 @@ t.test('two replicas: a retry while the first runs is a 409 with retry-after, th
   const inserts = await blockInserts(t)
 
   const first = post(one, '/users', user, key)
-  const ttlMs = await claimed(one, prefix, key)
-  const claimMs = 4000 + Number(RELAXED_TIMEOUTS.REDIS_COMMAND_TIMEOUT_MS)
-  t.ok(ttlMs > 0 && ttlMs <= claimMs, `the claim runs out by itself: ${ttlMs} ms left of ${claimMs}`)
+  const { leaseMs, recordMs } = await claimed(one, prefix, key)
+  const leaseBound = 4000 + Number(RELAXED_TIMEOUTS.REDIS_COMMAND_TIMEOUT_MS)
+  t.ok(leaseMs > 0 && leaseMs <= leaseBound, `the lease ends by itself: ${leaseMs} ms left of ${leaseBound}`)
+  t.ok(recordMs > 86_000_000, 'the record lives 24 hours')
   const retry = await post(two, '/users', user, key)
   t.match(retry.json(), IN_USE, 'the retry on the other replica: in progress')
   t.equal(retry.headers['retry-after'], '1')
@@ -104,7 +116,7 @@ t.test('two replicas: a retry while the first runs is a 409 with retry-after, th
   t.equal(await usersNamed(user.username), 1)
 })
 
-t.test('a 5xx releases the key: the retry runs the write', async (t) => {
+t.test('a 5xx ends the lease at once: the retry finds no user, and runs the write', async (t) => {
   const proxy = await tcpProxy(t, new URL(databaseUrl).host)
   const proxied = new URL(databaseUrl)
   proxied.host = proxy.address
@@ -124,7 +136,7 @@ t.test('a 5xx releases the key: the retry runs the write', async (t) => {
   t.equal(await usersNamed(user.username), 1)
 })
 
-t.test('a handler timeout keeps the key: the write may still land, so retries wait, and it lands once', async (t) => {
+t.test('a handler timeout keeps the key until its lease ends; then the retry finds the user it created', async (t) => {
   const prefix = newPrefix()
   const app = await build(t, {
     ...RELAXED_TIMEOUTS,
@@ -143,86 +155,125 @@ t.test('a handler timeout keeps the key: the write may still land, so retries wa
   await inserts.release()
   await eventually(async () => t.equal(await usersNamed(user.username), 1), 5000)
 
-  // Once the claim runs out (1 s + 1 s after it was made), the retry runs the
-  // write again, and the unique username answers it.
-  await eventually(async () => {
-    const res = await post(app, '/users', user, key)
-    if (res.statusCode !== 409 || res.json().code !== 'USERNAME_TAKEN') throw new Error(res.body)
-  }, 5000)
+  // The lease ends 1 s + 1 s after the claim: the retry resumes it, and finds the user.
+  const resumed = await afterLease(app, '/users', user, key, 5000)
+  t.equal(resumed.statusCode, 201, 'the user the timed-out request created')
+  t.equal(resumed.headers['idempotent-replayed'], 'true', 'not created again')
+  t.match(resumed.json(), { ...user, id: Number })
+  t.equal(resumed.headers.location, `/users/${resumed.json().id}`)
+  const again = await post(app, '/users', user, key)
+  t.equal(again.body, resumed.body, 'that answer is kept')
+  t.equal(again.headers['idempotent-replayed'], 'true')
   t.equal(await usersNamed(user.username), 1, 'one row')
 })
 
-t.test('Redis lost after the write: the answer is sent and logged, not kept; retries never write twice', async (t) => {
-  const prefix = newPrefix()
-  const proxy = await tcpProxy(t, new URL(redisUrl).host)
-  const logs = logCollector()
-  const app = await build(
-    t,
-    {
-      ...RELAXED_TIMEOUTS,
-      REDIS_URL: `redis://${proxy.address}`,
-      REDIS_KEY_PREFIX: prefix,
+t.test(
+  'Redis lost after the write: the answer is sent, and logged; once the lease ends the retry finds the user',
+  async (t) => {
+    const prefix = newPrefix()
+    const proxy = await tcpProxy(t, new URL(redisUrl).host)
+    const logs = logCollector()
+    const app = await build(
+      t,
+      {
+        ...RELAXED_TIMEOUTS,
+        REDIS_URL: `redis://${proxy.address}`,
+        REDIS_KEY_PREFIX: prefix,
+        REDIS_COMMAND_TIMEOUT_MS: '1000',
+        HTTP_HANDLER_TIMEOUT_MS: '3000',
+      },
+      { logs },
+    )
+    const user = uniqueUser('unkept')
+    const key = newKey()
+    const inserts = await blockInserts(t)
+
+    const first = post(app, '/users', user, key)
+    await claimed(app, prefix, key)
+    proxy.cut()
+    await inserts.release()
+    const answer = await first
+    t.equal(answer.statusCode, 201, 'the write committed: its answer is sent')
+    t.match(
+      logs.lines.find((line) => /answer not stored/.test(line.msg)),
+      { level: LOG_LEVELS.error, redisKey: `idempotency:any:${key.slice(1, -1)}` },
+      'and the log says it was not kept',
+    )
+
+    proxy.restore()
+    await eventually(async () => {
+      if ((await post(app, '/cache', { key: 'k', value: 1 }, newKey())).statusCode !== 201) throw new Error('no Redis')
+    }, 5000)
+    t.match((await post(app, '/users', user, key)).json(), IN_USE, 'a retry waits for the lease')
+    const resumed = await afterLease(app, '/users', user, key, 8000)
+    t.equal(resumed.statusCode, 201)
+    t.equal(resumed.body, answer.body, 'the first answer again, found in Postgres')
+    t.equal(resumed.headers['idempotent-replayed'], 'true')
+    t.equal(await usersNamed(user.username), 1, 'one row')
+  },
+)
+
+t.test(
+  'an answer Redis evicted: POST /users runs again and meets its username, POST /cache writes again',
+  async (t) => {
+    const prefix = newPrefix()
+    const app = await build(t, { ...RELAXED_TIMEOUTS, REDIS_KEY_PREFIX: prefix })
+    const raw = app.redis.duplicate({ keyPrefix: '', enableOfflineQueue: true })
+    t.teardown(() => raw.quit())
+    const evict = async (field: string) => t.equal(await raw.del(`${prefix}idempotency:any:${field.slice(1, -1)}`), 1)
+
+    const user = uniqueUser('evicted')
+    const userKey = newKey()
+    t.equal((await post(app, '/users', user, userKey)).statusCode, 201)
+    await evict(userKey)
+    const again = await post(app, '/users', user, userKey)
+    t.equal(again.statusCode, 409, 'a conflict, not a second user')
+    t.equal(again.json().code, 'USERNAME_TAKEN')
+    t.equal(await usersNamed(user.username), 1)
+
+    const write = { key: `evicted-${newPrefix()}`, value: 'first' }
+    const cacheKey = newKey()
+    t.equal((await post(app, '/cache', write, cacheKey)).statusCode, 201)
+    t.equal((await post(app, '/cache', { ...write, value: 'since' })).statusCode, 201)
+    await evict(cacheKey)
+    const rewritten = await post(app, '/cache', write, cacheKey)
+    t.equal(rewritten.statusCode, 201)
+    t.notOk(rewritten.headers['idempotent-replayed'], 'run again')
+    t.equal((await app.inject({ method: 'GET', url: `/cache/${write.key}` })).json().value, 'first', 'its value again')
+  },
+)
+
+t.test(
+  `an answer over ${MAX_ANSWER_BYTES} bytes is sent, not kept: retries wait for the lease, then run`,
+  async (t) => {
+    const logs = logCollector()
+    const config = await testConfig({
+      LOG_LEVEL: 'info',
+      HTTP_HANDLER_TIMEOUT_MS: '1000',
       REDIS_COMMAND_TIMEOUT_MS: '1000',
-      HTTP_HANDLER_TIMEOUT_MS: '5000',
-    },
-    { logs },
-  )
-  const user = uniqueUser('unkept')
-  const key = newKey()
-  const inserts = await blockInserts(t)
+    })
+    const app = await buildServer(config, { stream: logs.stream })
+    let runs = 0
+    app.post('/large', { config: { idempotencyKey: true } }, async () => {
+      runs++
+      return { filler: 'x'.repeat(MAX_ANSWER_BYTES) }
+    })
+    t.teardown(() => app.close())
+    await app.ready()
 
-  const first = post(app, '/users', user, key)
-  await claimed(app, prefix, key)
-  proxy.cut()
-  await inserts.release()
-  const answer = await first
-  t.equal(answer.statusCode, 201, 'the write committed: its answer is sent')
-  t.match(
-    logs.lines.find((line) => /answer not stored/.test(line.msg)),
-    { level: LOG_LEVELS.error, redisKey: `idempotency:any:${key.slice(1, -1)}` },
-    'and the log says it was not kept',
-  )
-
-  proxy.restore()
-  await eventually(async () => {
-    if ((await post(app, '/cache', { key: 'k', value: 1 }, newKey())).statusCode !== 201) throw new Error('no Redis')
-  }, 5000)
-  t.match((await post(app, '/users', user, key)).json(), IN_USE, 'a retry waits for the claim')
-  await eventually(async () => {
-    const res = await post(app, '/users', user, key)
-    if (res.statusCode !== 409 || res.json().code !== 'USERNAME_TAKEN') throw new Error(res.body)
-  }, 8000)
-  t.equal(await usersNamed(user.username), 1, 'then runs again, and the unique username keeps it to one row')
-})
-
-t.test(`an answer over ${MAX_ANSWER_BYTES} bytes is sent, not kept: retries wait for the claim`, async (t) => {
-  const logs = logCollector()
-  const config = await testConfig({
-    LOG_LEVEL: 'info',
-    HTTP_HANDLER_TIMEOUT_MS: '1000',
-    REDIS_COMMAND_TIMEOUT_MS: '1000',
-  })
-  const app = await buildServer(config, { stream: logs.stream })
-  let runs = 0
-  app.post('/large', { config: { idempotencyKey: true } }, async () => {
-    runs++
-    return { filler: 'x'.repeat(MAX_ANSWER_BYTES) }
-  })
-  t.teardown(() => app.close())
-  await app.ready()
-
-  const key = newKey()
-  t.equal((await post(app, '/large', {}, key)).statusCode, 200)
-  t.match(
-    logs.lines.find((line) => /too large/.test(line.msg)),
-    { level: LOG_LEVELS.warn },
-  )
-  t.match((await post(app, '/large', {}, key)).json(), IN_USE)
-  t.equal(runs, 1, 'the retry did not run')
-  await new Promise((resolve) => setTimeout(resolve, 2100))
-  t.equal((await post(app, '/large', {}, key)).statusCode, 200, 'once the claim ran out, it runs again')
-  t.equal(runs, 2)
-})
+    const key = newKey()
+    t.equal((await post(app, '/large', {}, key)).statusCode, 200)
+    t.match(
+      logs.lines.find((line) => /too large/.test(line.msg)),
+      { level: LOG_LEVELS.warn },
+    )
+    t.match((await post(app, '/large', {}, key)).json(), IN_USE)
+    t.equal(runs, 1, 'the retry did not run')
+    await new Promise((resolve) => setTimeout(resolve, 2100))
+    t.equal((await post(app, '/large', {}, key)).statusCode, 200, 'once the lease ended, it runs again')
+    t.equal(runs, 2)
+  },
+)
 
 t.test('a route cannot take keys without a handler timeout (nothing would bound its claim)', async (t) => {
   const app = await buildServer(await testConfig())

@@ -6,47 +6,83 @@ import { canonicalJson } from '../../lib/canonical-json.ts'
 import { IdempotencyKeyInUseError, IdempotencyKeyReusedError, IdempotencyUnavailableError } from '../../lib/errors.ts'
 import { IDEMPOTENCY_KEY_HEADER, idempotencyKeyOf, REPLAYED_HEADER } from '../../lib/schemas/idempotency.ts'
 
+/**
+ * For a retry whose earlier attempt may have written (its replica died, or
+ * its answer could not be kept, before the answer was stored): finds what that
+ * attempt wrote and sends the answer it would have sent (true), or leaves the
+ * handler to run again (false).
+ */
+type ResumeAttempt = (request: FastifyRequest, reply: FastifyReply) => Promise<boolean>
+
 declare module 'fastify' {
   interface FastifyContextConfig {
-    /** The route honours the Idempotency-Key request header (plugins/app/idempotency.ts). */
-    idempotencyKey?: boolean
+    /**
+     * The route honours the Idempotency-Key request header (plugins/app/idempotency.ts);
+     * with `resume`, it recognises what an earlier attempt of the same request wrote.
+     */
+    idempotencyKey?: true | { resume: ResumeAttempt }
   }
 }
 
+type ClaimOutcome = 'claimed' | 'resumed' | 'held'
+
 declare module 'ioredis' {
   interface RedisCommander<Context> {
+    /** See CLAIM: the outcome, and the claim made or the record held. */
+    claimIdempotencyKey(
+      key: string,
+      fingerprint: string,
+      token: string,
+      leaseMs: number,
+      ttlSeconds: number,
+    ): Result<[ClaimOutcome, string], Context>
     /** Sets `key` to `value` for `ttlSeconds` only while it holds `expected`: 1, else 0. */
     replaceIfHolding(key: string, expected: string, value: string, ttlSeconds: number): Result<number, Context>
-    /** Deletes `key` only while it holds `expected`: 1, else 0. */
-    deleteIfHolding(key: string, expected: string): Result<number, Context>
   }
 }
+
+// Claims a key in one step: a free key ('claimed'), or one that holds a claim
+// of the same request whose lease has ended ('resumed': that attempt may have
+// written, and its outcome is unknown); else answers what the key holds
+// ('held'). Leases are counted in Redis's time, the same for every replica.
+const CLAIM = `
+local held = redis.call('GET', KEYS[1])
+local time = redis.call('TIME')
+local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+local outcome = 'claimed'
+if held then
+  local record = cjson.decode(held)
+  if record.status or record.fingerprint ~= ARGV[1] or record.leaseEnds > now then return { 'held', held } end
+  outcome = 'resumed'
+end
+local claim = cjson.encode({ fingerprint = ARGV[1], token = ARGV[2], leaseEnds = now + tonumber(ARGV[3]) })
+redis.call('SET', KEYS[1], claim, 'EX', ARGV[4])
+return { outcome, claim }`
 
 const REPLACE_IF_HOLDING = `
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
 redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[3])
 return 1`
 
-const DELETE_IF_HOLDING = `
-if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
-return redis.call('DEL', KEYS[1])`
-
 /** `<REDIS_KEY_PREFIX>idempotency:<caller>:<key>`, apart from the public `cache:` namespace. */
 const NAMESPACE = 'idempotency:'
-const ANSWER_TTL_SECONDS = 24 * 3600
+/** How long a key's record lives: a claim (even one whose lease ended) or an answer. */
+const RECORD_TTL_SECONDS = 24 * 3600
 /** The largest answer body kept for replay. Those of POST /users and POST /cache stay under 4 KiB. */
 export const MAX_ANSWER_BYTES = 8 * 1024
 /** The answer's headers a replay gives back, with its status and body. */
 const KEPT_HEADERS = ['location', 'content-type']
 const RETRY_IN_PROGRESS_AFTER_SECONDS = 1
 
-/** What a key holds while its first request runs: that request's fingerprint and a token of its own. */
+/** What a key holds while a request runs: its fingerprint, a token of its own and when its lease ends. */
 interface Claim {
   fingerprint: string
-  claim: string
+  token: string
+  /** Redis time, in ms; 0 once the request ended without an answer to keep. */
+  leaseEnds: number
 }
 
-/** What a key holds once its first request was answered. */
+/** What a key holds once its request was answered. */
 interface Answer {
   fingerprint: string
   status: number
@@ -56,15 +92,22 @@ interface Answer {
 
 interface InFlight {
   redisKey: string
-  /** The claim as stored: only the request that wrote it may replace or delete it. */
+  /** The claim as stored: only the request that made it may replace it. */
   claim: string
   fingerprint: string
+  token: string
+}
+
+/** What the hooks know of a route that takes keys. */
+interface KeyedRoute {
+  leaseMs: number
+  resume?: ResumeAttempt
 }
 
 interface IdempotencyOptions {
   /** API keys are on: keys are kept per API key, and one caller can neither see nor replay another's answers. */
   perApiKey: boolean
-  /** REDIS_COMMAND_TIMEOUT_MS: a claim outlives its route's handler timeout by this, the time to store the answer. */
+  /** REDIS_COMMAND_TIMEOUT_MS: a lease outlives its route's handler timeout by this, the time to store the answer. */
   commandTimeoutMs: number
 }
 
@@ -85,31 +128,31 @@ function hooksOf<Hook>(hooks: Hook | Hook[] | undefined): Hook[] {
 
 /**
  * Safe retries of writes, after draft-ietf-httpapi-idempotency-key-header. A
- * route opts in with `config: { idempotencyKey: true }` and declares the
- * header (lib/schemas/idempotency.ts), which its schema validates (else 400).
+ * route opts in with `config: { idempotencyKey: true }` (or `{ resume }`) and
+ * declares the header (lib/schemas/idempotency.ts), which its schema validates.
  *
- * A request with a key claims it in Redis (SET NX, one round trip) before its
- * handler runs; the claim expires after the route's handler timeout plus the
- * time to store the answer, so the claim of a process that died frees itself.
- * The answer is stored in place of the claim, for 24 hours, before it is sent:
- * whoever got an answer can get it again. Then a request with the same key
+ * A request with a key claims it in Redis before its handler runs (one round
+ * trip, atomic across replicas), with a lease of the route's handler timeout
+ * plus the time to store the answer. The answer replaces the claim before it
+ * is sent: whoever got an answer can get it again. Records live 24 hours. A
+ * request with the same key then
  *   - and the same fingerprint gets the stored status, `location` and body,
  *     with `idempotent-replayed: true`, and its handler never runs;
  *   - and another fingerprint is a 422;
- *   - while the claim is held is a 409 with `retry-after`.
- * A 5xx answer releases the claim (a retry runs the write again), except a
- * handler timeout: that handler may still write, so its claim runs out.
+ *   - while the lease runs is a 409 with `retry-after`;
+ *   - after the lease ended without an answer (its replica died, Redis failed
+ *     after the write, a 5xx, a handler timeout) resumes the claim: the route's
+ *     `resume` may find what that attempt wrote and answer from it (marked as a
+ *     replay), else the handler runs again.
  * Redis unavailable: a request with a key is a 503 and runs nothing; without a
- * key, nothing changes. An answer that cannot be stored (Redis failed after the
- * write, or over MAX_ANSWER_BYTES) is sent all the same and logged: retries get
- * 409 until the claim runs out, then run the write again (docs/api.md says what
- * that does per route).
+ * key, nothing changes. An answer that cannot be stored is sent all the same,
+ * and logged.
  */
 export default fp(
   async function idempotencyPlugin(fastify, { perApiKey, commandTimeoutMs }: IdempotencyOptions) {
     const redis = fastify.redis
+    redis.defineCommand('claimIdempotencyKey', { numberOfKeys: 1, lua: CLAIM })
     redis.defineCommand('replaceIfHolding', { numberOfKeys: 1, lua: REPLACE_IF_HOLDING })
-    redis.defineCommand('deleteIfHolding', { numberOfKeys: 1, lua: DELETE_IF_HOLDING })
 
     const inFlight = new WeakMap<FastifyRequest, InFlight>()
 
@@ -124,53 +167,72 @@ export default fp(
       return createHash('sha256').update(apiKey).digest('base64url').slice(0, 22)
     }
 
-    /** Claims the key for this request (false), or answers it from what the key holds (true). */
-    async function claimOrAnswer(request: FastifyRequest, reply: FastifyReply, field: string, claimMs: number) {
+    /** Claims the key for this request (false: the handler runs), or answers it (true). */
+    async function claimOrAnswer(request: FastifyRequest, reply: FastifyReply, field: string, route: KeyedRoute) {
       const redisKey = `${NAMESPACE}${callerOf(request)}:${idempotencyKeyOf(field)}`
       const fingerprint = fingerprintOf(request)
-      const claim = JSON.stringify({ fingerprint, claim: randomUUID() } satisfies Claim)
-      let held: string | null
+      const token = randomUUID()
+      let outcome: ClaimOutcome
+      let record: string
       try {
-        held = await redis.set(redisKey, claim, 'PX', claimMs, 'NX', 'GET')
+        ;[outcome, record] = await redis.claimIdempotencyKey(
+          redisKey,
+          fingerprint,
+          token,
+          route.leaseMs,
+          RECORD_TTL_SECONDS,
+        )
       } catch (err) {
         throw new IdempotencyUnavailableError({ cause: err })
       }
-      if (held === null) {
-        inFlight.set(request, { redisKey, claim, fingerprint })
-        return false
+      if (outcome !== 'held') {
+        inFlight.set(request, { redisKey, claim: record, fingerprint, token })
+        return outcome === 'resumed' && route.resume !== undefined && resume(route.resume, request, reply)
       }
-      const record: Claim | Answer = JSON.parse(held)
-      if (record.fingerprint !== fingerprint) throw new IdempotencyKeyReusedError()
-      if (!('status' in record)) {
+      const held: Claim | Answer = JSON.parse(record)
+      if (held.fingerprint !== fingerprint) throw new IdempotencyKeyReusedError()
+      if (!('status' in held)) {
         reply.header('retry-after', RETRY_IN_PROGRESS_AFTER_SECONDS)
         throw new IdempotencyKeyInUseError()
       }
-      reply.code(record.status).headers(record.headers).header(REPLAYED_HEADER, 'true').send(record.body)
+      reply.code(held.status).headers(held.headers).header(REPLAYED_HEADER, 'true').send(held.body)
       return true
     }
 
-    /** Stores the answer in place of the claim, or releases the claim after a 5xx. Never throws. */
+    /** What the earlier attempt wrote, answered as a replay: it was written once, then. */
+    async function resume(resumeAttempt: ResumeAttempt, request: FastifyRequest, reply: FastifyReply) {
+      reply.header(REPLAYED_HEADER, 'true')
+      let answered = false
+      try {
+        answered = await resumeAttempt(request, reply)
+        return answered
+      } finally {
+        if (!answered) reply.removeHeader(REPLAYED_HEADER)
+      }
+    }
+
+    /** Stores the answer in place of the claim, or ends the claim's lease after a 5xx. Never throws. */
     async function settle(
       request: FastifyRequest,
       reply: FastifyReply,
-      { redisKey, claim, fingerprint }: InFlight,
+      { redisKey, claim, fingerprint, token }: InFlight,
       payload: unknown,
     ) {
       const log = request.log
       if (reply.statusCode >= 500) {
+        // A handler that timed out may still write: its lease runs out by itself.
         if (handlerTimedOut(request)) return
+        const ended = JSON.stringify({ fingerprint, token, leaseEnds: 0 } satisfies Claim)
         await redis
-          .deleteIfHolding(redisKey, claim)
-          .catch((err) =>
-            log.warn({ err, redisKey }, 'idempotency claim not released after a 5xx: it runs out by itself'),
-          )
+          .replaceIfHolding(redisKey, claim, ended, RECORD_TTL_SECONDS)
+          .catch((err) => log.warn({ err, redisKey }, 'idempotency lease not ended after a 5xx: it runs out by itself'))
         return
       }
       const body = payload == null ? '' : typeof payload === 'string' ? payload : undefined
       if (body === undefined || Buffer.byteLength(body) > MAX_ANSWER_BYTES) {
         log.warn(
           { redisKey, maxBytes: MAX_ANSWER_BYTES },
-          'answer not kept for its idempotency key (too large, or not text): retries wait for the claim to run out',
+          'answer not kept for its idempotency key (too large, or not text): a retry resumes when the lease ends',
         )
         return
       }
@@ -181,19 +243,19 @@ export default fp(
       }
       const answer = JSON.stringify({ fingerprint, status: reply.statusCode, headers, body } satisfies Answer)
       try {
-        if ((await redis.replaceIfHolding(redisKey, claim, answer, ANSWER_TTL_SECONDS)) === 0) {
-          log.warn({ redisKey }, 'idempotency claim ran out (or was evicted) before its answer was stored')
+        if ((await redis.replaceIfHolding(redisKey, claim, answer, RECORD_TTL_SECONDS)) === 0) {
+          log.warn({ redisKey }, 'idempotency claim lost (resumed by another request, or evicted) before its answer')
         }
       } catch (err) {
-        log.error({ err, redisKey }, 'answer not stored for its idempotency key: retries wait for the claim to run out')
+        log.error({ err, redisKey }, 'answer not stored for its idempotency key: a retry resumes when the lease ends')
       }
     }
 
-    function claimHook(claimMs: number): preHandlerHookHandler {
+    function claimHook(route: KeyedRoute): preHandlerHookHandler {
       return (request, reply, done) => {
         const field = request.headers[IDEMPOTENCY_KEY_HEADER]
         if (field === undefined) return done()
-        claimOrAnswer(request, reply, String(field), claimMs).then((answered) => {
+        claimOrAnswer(request, reply, String(field), route).then((answered) => {
           if (!answered) done()
         }, done)
       }
@@ -207,11 +269,16 @@ export default fp(
     }
 
     fastify.addHook('onRoute', (route) => {
-      if (route.config?.idempotencyKey !== true) return
+      const option = route.config?.idempotencyKey
+      if (option === undefined) return
       if (!route.handlerTimeout) {
-        throw new Error(`${route.method} ${route.url}: idempotencyKey needs a handler timeout, which bounds a claim`)
+        throw new Error(`${route.method} ${route.url}: idempotencyKey needs a handler timeout, which bounds a lease`)
       }
-      route.preHandler = [...hooksOf(route.preHandler), claimHook(route.handlerTimeout + commandTimeoutMs)]
+      const hook = claimHook({
+        leaseMs: route.handlerTimeout + commandTimeoutMs,
+        resume: option === true ? undefined : option.resume,
+      })
+      route.preHandler = [...hooksOf(route.preHandler), hook]
       route.onSend = [...hooksOf(route.onSend), storeAnswer]
     })
   },

@@ -17,6 +17,11 @@ interface UserRepository {
   get(id: number): Promise<UserRead | null>
   /** Throws a 409 error naming the field when the username or email is taken. */
   create(user: NewUser): Promise<User>
+  /**
+   * The user a create of `user` left, if it is there: the one with exactly its
+   * username and email. For a retry of a create whose outcome is unknown.
+   */
+  findCreated(user: NewUser): Promise<User | null>
   /** The updated user, or null when there is none with this id. Conflicts as in create. */
   update(id: number, changes: UserChanges): Promise<User | null>
   /** False when there is no user with this id. */
@@ -47,6 +52,8 @@ const LIST = `
          ']}' AS page`
 
 const GET = `SELECT ${USER_COLUMNS} FROM users WHERE id = $1`
+
+const FIND_CREATED = `SELECT ${USER_COLUMNS} FROM users WHERE username = $1 AND email = $2`
 
 const INSERT = `
   INSERT INTO users (username, email, full_name, department) VALUES ($1, $2, $3, $4)
@@ -118,6 +125,15 @@ export default fp(
         // database): invalidate anyway, it is one round trip.
         await userCache.invalidate(rows[0].id)
         return rows[0]
+      },
+
+      async findCreated({ username, email }) {
+        const { rows } = await db.read<User>({
+          name: 'users-find-created',
+          text: FIND_CREATED,
+          values: [username, email],
+        })
+        return rows[0] ?? null
       },
 
       async update(id, changes) {
