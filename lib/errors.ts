@@ -36,3 +36,18 @@ export const UnauthorizedError = createError(
   401,
 )
 export const OverloadedError = createError('OVERLOADED', 'Server overloaded, retry in %s seconds', 503)
+export const IdempotencyKeyInUseError = createError(
+  'IDEMPOTENCY_KEY_IN_USE',
+  'A request with this Idempotency-Key is still in progress: retry once it has completed',
+  409,
+)
+export const IdempotencyKeyReusedError = createError(
+  'IDEMPOTENCY_KEY_REUSED',
+  'This Idempotency-Key was used for a different request: send a new key with a new request',
+  422,
+)
+export const IdempotencyUnavailableError = createError(
+  'IDEMPOTENCY_UNAVAILABLE',
+  'Idempotency keys cannot be checked now, try again later',
+  503,
+)

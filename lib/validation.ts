@@ -17,7 +17,24 @@ export const buildValidator: ValidatorFactory = (externalSchemas, options) => {
   const coercing = compilers(externalSchemas, options)
   const strictOptions = { ...options, customOptions: { ...options?.customOptions, coerceTypes: false } }
   const strict = compilers(externalSchemas, strictOptions as typeof options)
-  return (route) => (route.httpPart === 'body' ? strict(route) : rejectingInfinity(coercing(route)))
+  return (route) => {
+    if (route.httpPart === 'body') return strict(route)
+    const validate = coercing(route)
+    return mayHoldNumbers(route.schema) ? rejectingInfinity(validate) : validate
+  }
+}
+
+/**
+ * False for an object schema none of whose properties is a number: nothing in
+ * it can be coerced to Infinity, and the check (a walk over every property of
+ * the data: about 0.8 µs for a request's headers) is left out.
+ */
+function mayHoldNumbers(schema: unknown): boolean {
+  const { type, properties } = schema as { type?: unknown; properties?: Record<string, { type?: unknown }> }
+  if (type !== 'object' || properties === undefined) return true
+  return Object.values(properties).some(
+    (property) => property.type === undefined || [property.type].flat().some((t) => t === 'number' || t === 'integer'),
+  )
 }
 
 type Validate = ReturnType<ReturnType<typeof compilers>>

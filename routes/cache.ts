@@ -3,12 +3,14 @@ import { Type } from '@sinclair/typebox'
 import { CacheKeyNotFoundError } from '../lib/errors.ts'
 import { CacheEntry, CacheKey, CacheWrite, CacheWritten, DEFAULT_TTL_SECONDS } from '../lib/schemas/cache.ts'
 import { errorResponses } from '../lib/schemas/error.ts'
+import { IdempotencyKeyHeaders, ReplayedHeaders } from '../lib/schemas/idempotency.ts'
 import { API_KEY_REQUIRED } from '../lib/schemas/security.ts'
 
 const cacheRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
   fastify.post(
     '/cache',
     {
+      config: { idempotencyKey: true },
       schema: {
         operationId: 'putCacheEntry',
         security: API_KEY_REQUIRED,
@@ -17,9 +19,14 @@ const cacheRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
         description:
           'Stores `value` (any JSON, at most CACHE_MAX_VALUE_BYTES of it: 64 KiB by default) under `key` for ' +
           '`ttl` seconds (default 3600), replacing what the key held. Redis keeps at most its maxmemory and evicts ' +
-          'the least used keys first, so a value may be gone before its ttl.',
+          'the least used keys first, so a value may be gone before its ttl. With an `Idempotency-Key`, a retry ' +
+          'gets the first answer again and writes nothing.',
+        headers: IdempotencyKeyHeaders,
         body: Type.Ref(CacheWrite),
-        response: { 201: Type.Ref(CacheWritten), ...errorResponses(400, 401, 413, 415, 429, 500, 503, 507) },
+        response: {
+          201: { ...Type.Ref(CacheWritten, { description: 'The value is stored' }), headers: ReplayedHeaders },
+          ...errorResponses(400, 401, 409, 413, 415, 422, 429, 500, 503, 507),
+        },
       },
     },
     async (request, reply) => {

@@ -1,7 +1,9 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
+import type { FastifyReply } from 'fastify'
 import { UserNotFoundError } from '../lib/errors.ts'
 import { errorResponses } from '../lib/schemas/error.ts'
+import { IdempotencyKeyHeaders, ReplayedHeaders } from '../lib/schemas/idempotency.ts'
 import { API_KEY_REQUIRED } from '../lib/schemas/security.ts'
 import {
   ListQuery,
@@ -18,6 +20,8 @@ import {
 import { serializedOnce } from '../lib/serialized-once.ts'
 
 const JSON_TYPE = 'application/json; charset=utf-8'
+
+const created = (reply: FastifyReply, user: User) => reply.code(201).header('location', `/users/${user.id}`).send(user)
 
 const userRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
   fastify.get(
@@ -80,6 +84,17 @@ const userRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
   fastify.post(
     '/users',
     {
+      config: {
+        idempotencyKey: {
+          // A retry of a create whose outcome is unknown: the user it created, if it is there, is the answer.
+          async resume(request, reply) {
+            const user = await fastify.users.findCreated(request.body as NewUser)
+            if (!user) return false
+            created(reply, user)
+            return true
+          },
+        },
+      },
       schema: {
         operationId: 'createUser',
         security: API_KEY_REQUIRED,
@@ -87,17 +102,21 @@ const userRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
         summary: 'Create a user',
         description:
           'Stores a new user and answers it with its id and `created_at`; `location` is its URL. A username or ' +
-          'email already taken (ignoring letter case) is a 409 that names the field.',
+          'email already taken (ignoring letter case) is a 409 that names the field. With an `Idempotency-Key`, ' +
+          'a retry gets the first answer again (the user, or the 409) and creates nothing.',
+        headers: IdempotencyKeyHeaders,
         body: Type.Ref(NewUser),
         response: {
-          201: { ...Type.Ref(User, { description: 'The created user' }), headers: UserCreatedHeaders },
-          ...errorResponses(400, 401, 409, 413, 415, 429, 500, 503),
+          201: {
+            ...Type.Ref(User, { description: 'The created user' }),
+            headers: { ...UserCreatedHeaders, ...ReplayedHeaders },
+          },
+          ...errorResponses(400, 401, 409, 413, 415, 422, 429, 500, 503),
         },
       },
     },
     async (request, reply) => {
-      const user = await fastify.users.create(request.body)
-      return reply.code(201).header('location', `/users/${user.id}`).send(user)
+      return created(reply, await fastify.users.create(request.body))
     },
   )
 

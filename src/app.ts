@@ -1,9 +1,10 @@
 import { STATUS_CODES } from 'node:http'
 import type { FastifyError, FastifyInstance } from 'fastify'
-import type { Config } from '../lib/config.ts'
+import { apiKeys, type Config } from '../lib/config.ts'
 import cacheStorePlugin from '../plugins/app/cache-store.ts'
 import drainPlugin from '../plugins/app/drain.ts'
 import healthPlugin from '../plugins/app/health.ts'
+import idempotencyPlugin from '../plugins/app/idempotency.ts'
 import jsonDepthPlugin from '../plugins/app/json-depth.ts'
 import metricsPortPlugin from '../plugins/app/metrics-port.ts'
 import migrationsPlugin from '../plugins/app/migrations.ts'
@@ -56,6 +57,10 @@ export default async function app(fastify: FastifyInstance, { config }: AppOptio
   await fastify.register(cacheStorePlugin, { maxValueBytes: config.CACHE_MAX_VALUE_BYTES })
   await fastify.register(userCachePlugin, { ttlSeconds: config.USERS_CACHE_TTL_SECONDS })
   await fastify.register(usersPlugin)
+  await fastify.register(idempotencyPlugin, {
+    perApiKey: apiKeys(config).length > 0,
+    commandTimeoutMs: config.REDIS_COMMAND_TIMEOUT_MS,
+  })
   await fastify.register(healthPlugin)
   await fastify.register(metricsPortPlugin, { config })
 

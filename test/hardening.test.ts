@@ -72,10 +72,22 @@ t.test('CORS is off unless CORS_ORIGINS lists the origin', async (t) => {
   const preflight = await open.inject({
     method: 'OPTIONS',
     url: '/cache',
-    headers: { origin: 'https://app.example', 'access-control-request-method': 'POST' },
+    headers: {
+      origin: 'https://app.example',
+      'access-control-request-method': 'POST',
+      'access-control-request-headers': 'content-type, idempotency-key',
+    },
   })
   t.equal(preflight.statusCode, 204)
   t.match(preflight.headers['access-control-allow-methods'], /POST/)
+  t.match(preflight.headers['access-control-allow-headers'], /idempotency-key/, 'a browser may send a key')
+  const write = await open.inject({
+    method: 'POST',
+    url: '/cache',
+    headers: { origin: 'https://app.example' },
+    payload: { key: 'k', value: 1 },
+  })
+  t.match(write.headers['access-control-expose-headers'], /idempotent-replayed/, 'and read the replay header')
 
   const any = await build(t, { CORS_ORIGINS: '*' })
   const star = await any.inject({ method: 'GET', url: '/', headers: { origin: 'https://whoever.example' } })

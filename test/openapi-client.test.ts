@@ -48,6 +48,7 @@ t.test('a client generated from /docs/json type-checks and runs the curl tour', 
   t.same(result.deleted, { status: 204 })
   t.same(result.gone, { status: 404, code: 'USER_NOT_FOUND' }, 'errors arrive typed as ErrorResponse')
   t.same(result.stored, { status: 201, body: { message: 'Data cached successfully', key: 'user:1', ttl: 300 } })
+  t.same(result.retried, { ...result.stored, replayed: 'true' }, 'the retry with the same Idempotency-Key')
   t.match(result.cached, { status: 200, value: { name: 'João' } })
   const ttl = Number(result.cached.ttl)
   t.ok(ttl > 0 && ttl <= 300, `seconds left: ${ttl}`)

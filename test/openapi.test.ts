@@ -9,14 +9,14 @@ const ROUTES: Record<string, Record<string, string[]>> = {
   '/': { get: ['200', '429', '500', '503'] },
   '/users': {
     get: ['200', '400', '429', '500', '503'],
-    post: ['201', '400', '401', '409', '413', '415', '429', '500', '503'],
+    post: ['201', '400', '401', '409', '413', '415', '422', '429', '500', '503'],
   },
   '/users/{id}': {
     get: ['200', '400', '404', '414', '429', '500', '503'],
     patch: ['200', '400', '401', '404', '409', '413', '414', '415', '429', '500', '503'],
     delete: ['204', '400', '401', '404', '413', '414', '415', '429', '500', '503'],
   },
-  '/cache': { post: ['201', '400', '401', '413', '415', '429', '500', '503', '507'] },
+  '/cache': { post: ['201', '400', '401', '409', '413', '415', '422', '429', '500', '503', '507'] },
   '/cache/{key}': { get: ['200', '400', '404', '414', '429', '500', '503'] },
   '/health': { get: ['200', '500', '503'] },
   '/health/ready': { get: ['200', '500', '503'] },
@@ -166,6 +166,44 @@ t.test('the writes, and only they, declare the API key scheme, with their 401', 
   )
   t.same(secured.sort(), ['DELETE /users/{id}', 'PATCH /users/{id}', 'POST /cache', 'POST /users'])
   t.match(document.info.description, /API keys.*Authorization: Bearer <key>/s)
+})
+
+t.test('the writes that take an Idempotency-Key document it, the replay header and their 409 and 422', async (t) => {
+  const app = await build(t)
+  const document = (await app.inject({ method: 'GET', url: '/docs/json' })).json()
+  const taking = Object.entries<Record<string, { parameters?: { name: string; in: string }[] }>>(
+    document.paths,
+  ).flatMap(([path, methods]) =>
+    Object.entries(methods)
+      .filter(([, operation]) => operation.parameters?.some((p) => p.in === 'header' && p.name === 'idempotency-key'))
+      .map(([method]) => `${method.toUpperCase()} ${path}`),
+  )
+  t.same(taking.sort(), ['POST /cache', 'POST /users'])
+  for (const path of ['/users', '/cache']) {
+    const operation = document.paths[path].post
+    const name = `POST ${path}`
+    const header = operation.parameters.find((p: { name: string }) => p.name === 'idempotency-key')
+    t.match(
+      header,
+      { in: 'header', required: false, description: /24 hours/, schema: { type: 'string', pattern: /\S/ } },
+      `${name}: the header, optional`,
+    )
+    t.notOk(
+      header.example ?? header.examples ?? header.schema.examples,
+      `${name}: no example key, which Swagger UI would send with every "Try it out"`,
+    )
+    t.match(
+      operation.responses['201'].headers,
+      { 'idempotent-replayed': { schema: { type: 'string', enum: ['true'] } } },
+      `${name}: the replay header`,
+    )
+    t.match(operation.responses['409'], { description: /IDEMPOTENCY_KEY_IN_USE/, headers: { 'retry-after': {} } })
+    t.match(operation.responses['422'], {
+      description: /Idempotency-Key/,
+      content: { 'application/json': { example: { statusCode: 422, code: 'IDEMPOTENCY_KEY_REUSED' } } },
+    })
+  }
+  t.match(document.info.description, /Idempotency-Key/)
 })
 
 t.test('the server answers the statuses the document lists for a long path parameter and a foreign body', async (t) => {

@@ -16,7 +16,7 @@ export const ErrorResponse = Type.Object(
 
 const ErrorRef = Type.Ref(ErrorResponse)
 
-type ErrorStatus = 400 | 401 | 404 | 409 | 413 | 414 | 415 | 429 | 500 | 503 | 507
+type ErrorStatus = 400 | 401 | 404 | 409 | 413 | 414 | 415 | 422 | 429 | 500 | 503 | 507
 
 interface ErrorDoc {
   description: string
@@ -38,7 +38,9 @@ const ERRORS: Record<ErrorStatus, ErrorDoc> = {
   },
   404: { description: 'Not found', example: ['CACHE_KEY_NOT_FOUND', "Key 'user:1' not found"] },
   409: {
-    description: 'Conflicts with existing data',
+    description:
+      'Conflicts with existing data (`USERNAME_TAKEN`, `EMAIL_TAKEN`), or a request with the same ' +
+      '`Idempotency-Key` is still in progress (`IDEMPOTENCY_KEY_IN_USE`, with `retry-after`)',
     example: ['USERNAME_TAKEN', "username 'jsilva' is already taken"],
   },
   413: {
@@ -57,6 +59,15 @@ const ERRORS: Record<ErrorStatus, ErrorDoc> = {
     description: 'The body is in a media type the server does not read: send `content-type: application/json`',
     example: ['FST_ERR_CTP_INVALID_MEDIA_TYPE', 'Unsupported Media Type'],
   },
+  422: {
+    description:
+      'The `Idempotency-Key` was used before for a different request (another body, path or method): ' +
+      'a new request needs a new key',
+    example: [
+      'IDEMPOTENCY_KEY_REUSED',
+      'This Idempotency-Key was used for a different request: send a new key with a new request',
+    ],
+  },
   429: {
     description:
       'Too many requests from this client (RATE_LIMIT_MAX per RATE_LIMIT_WINDOW_MS): retry after `retry-after` seconds',
@@ -68,8 +79,8 @@ const ERRORS: Record<ErrorStatus, ErrorDoc> = {
   },
   503: {
     description:
-      'A backing service (Postgres or Redis) is unavailable, or this instance is overloaded (`OVERLOADED`, with ' +
-      '`retry-after`)',
+      'A backing service (Postgres or Redis) is unavailable (a write with an `Idempotency-Key` needs Redis: ' +
+      '`IDEMPOTENCY_UNAVAILABLE`), or this instance is overloaded (`OVERLOADED`, with `retry-after`)',
     example: ['CACHE_UNAVAILABLE', 'Cache unavailable, try again later'],
   },
   507: {
@@ -87,6 +98,12 @@ const RETRY_AFTER = {
 // Headers some error statuses carry.
 const ERROR_HEADERS: Partial<Record<ErrorStatus, Record<string, { type: string; description: string }>>> = {
   401: { 'www-authenticate': { type: 'string', description: 'Always `Bearer`: the authentication scheme to use' } },
+  409: {
+    'retry-after': {
+      type: 'integer',
+      description: 'Only when a request with the same `Idempotency-Key` is in progress: seconds before a retry',
+    },
+  },
   429: RETRY_AFTER,
   503: {
     'retry-after': {

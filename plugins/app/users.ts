@@ -24,6 +24,11 @@ interface UserRepository {
   get(id: number): Promise<UserRead | null>
   /** Throws a 409 error naming the field when the username or email is taken. */
   create(user: NewUser): Promise<User>
+  /**
+   * The user a create of `user` left, if it is there: the one with exactly its
+   * username and email. For a retry of a create whose outcome is unknown.
+   */
+  findCreated(user: NewUser): Promise<User | null>
   /** The updated user, or null when there is none with this id. Conflicts as in create. */
   update(id: number, changes: UserChanges): Promise<User | null>
   /** False when there is no user with this id. */
@@ -68,6 +73,8 @@ export const LIST_DEPARTMENT = `
 
 // As text: the cache keeps it as it is.
 const GET = 'SELECT row_to_json(users)::text AS user FROM users WHERE id = $1'
+
+const FIND_CREATED = 'SELECT row_to_json(users) AS user FROM users WHERE username = $1 AND email = $2'
 
 const INSERT = `
   INSERT INTO users (username, email, full_name, department) VALUES ($1, $2, $3, $4)
@@ -164,6 +171,15 @@ export default fp(
         // database): invalidate anyway, it is one round trip.
         await userCache.invalidate(created.id)
         return created
+      },
+
+      async findCreated({ username, email }) {
+        const { rows } = await db.read<{ user: User }>({
+          name: 'users-find-created',
+          text: FIND_CREATED,
+          values: [username, email],
+        })
+        return rows[0]?.user ?? null
       },
 
       async update(id, changes) {

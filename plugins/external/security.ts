@@ -67,7 +67,7 @@ export default fp(
       await fastify.register(fastifyCors, {
         origin: origins === '*' ? '*' : origins.split(','),
         methods: ['GET', 'HEAD', 'POST', 'PATCH', 'DELETE'],
-        exposedHeaders: ['location', 'retry-after', 'x-cache', 'x-request-id'],
+        exposedHeaders: ['idempotent-replayed', 'location', 'retry-after', 'x-cache', 'x-request-id'],
         maxAge: 600,
       })
     }

@@ -19,6 +19,9 @@ const DESCRIPTION = [
   '  `/metrics` are not limited.',
   '- **API keys**: when the server has `API_KEYS` set, the writes (POST, PATCH, DELETE) need',
   '  `Authorization: Bearer <key>` (else 401 with `www-authenticate: Bearer`); reads never do.',
+  '- **Safe retries**: POST /users and POST /cache take an `Idempotency-Key` header (a quoted UUID will do).',
+  '  A retry with the same key and request gets the first answer again (`idempotent-replayed: true`) and writes',
+  '  nothing; the same key with another request is a 422, a retry while the first still runs a 409.',
   '- **Overload**: an instance past its capacity answers 503 (`OVERLOADED`) with a `retry-after` header.',
   '- **Metrics** for Prometheus at `/metrics` (text format, not part of this API document).',
 ].join('\n')

@@ -26,7 +26,13 @@ export async function tour(baseUrl: string) {
   const deleted = await client.DELETE('/users/{id}', { params: { path: { id } } })
   const gone = await client.GET('/users/{id}', { params: { path: { id } } })
 
-  const stored = await client.POST('/cache', { body: { key: 'user:1', value: { name: 'João' }, ttl: 300 } })
+  // The write with an Idempotency-Key, sent twice: the retry gets the first answer again.
+  const write = {
+    params: { header: { 'idempotency-key': `"${crypto.randomUUID()}"` } },
+    body: { key: 'user:1', value: { name: 'João' }, ttl: 300 },
+  }
+  const stored = await client.POST('/cache', write)
+  const retried = await client.POST('/cache', write)
   const cached = await client.GET('/cache/{key}', { params: { path: { key: 'user:1' } } })
   const health = await client.GET('/health')
 
@@ -46,6 +52,11 @@ export async function tour(baseUrl: string) {
     deleted: { status: deleted.response.status },
     gone: { status: gone.response.status, code: notFound?.code },
     stored: { status: stored.response.status, body: stored.data },
+    retried: {
+      status: retried.response.status,
+      replayed: retried.response.headers.get('idempotent-replayed'),
+      body: retried.data,
+    },
     cached: { status: cached.response.status, value: cached.data?.value, ttl: cached.data?.ttl },
     health: { status: health.response.status, report: health.data },
   }
