@@ -131,6 +131,34 @@ async function runAction(during: RunOptions['during'], t0: number): Promise<[num
   return [start, Date.now() - t0]
 }
 
+/** An answer the client can act on: any status but a 5xx, and not "the same key is still being worked on". */
+export function isAnswer(outcome: Outcome): boolean {
+  if (outcome.status === 0 || outcome.status >= 500) return false
+  return !(outcome.status === 409 && outcome.body.includes('"IDEMPOTENCY_KEY_IN_USE"'))
+}
+
+/**
+ * Sends `first`'s request again, with the same Idempotency-Key, until it gets
+ * an answer (isAnswer) or `deadlineMs` passes: after `retry-after` seconds when
+ * the last attempt said so, else 250 ms. Each attempt has a request id of its own.
+ */
+export async function retryUntilAnswered(
+  baseUrl: string,
+  first: Outcome,
+  deadlineMs: number,
+): Promise<{ final: Outcome; attempts: number; tookMs: number }> {
+  const t0 = Date.now()
+  let final = first
+  let attempts = 0
+  while (!isAnswer(final) && Date.now() - t0 < deadlineMs) {
+    const waitS = Number(final.headers['retry-after'])
+    await new Promise((resolve) => setTimeout(resolve, waitS > 0 ? waitS * 1000 : 250))
+    const headers = { ...final.spec.headers, 'x-request-id': `${first.spec.headers?.['x-request-id']}-r${++attempts}` }
+    final = await send(baseUrl, { ...first.spec, headers })
+  }
+  return { final, attempts, tookMs: Date.now() - t0 }
+}
+
 /** Counts of each key, as `a: 3, b: 1`. */
 export function tally(values: Iterable<string | number>): Map<string, number> {
   const counts = new Map<string, number>()

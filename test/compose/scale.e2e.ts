@@ -16,7 +16,7 @@
 // and load.ts (HTTP load).
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
-import { randomBytes } from 'node:crypto'
+import { randomBytes, randomUUID } from 'node:crypto'
 import { readdirSync } from 'node:fs'
 import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { cpus, tmpdir } from 'node:os'
@@ -25,7 +25,18 @@ import { after } from 'node:test'
 import { ConfigSchema } from '../../lib/config.ts'
 import { eventually } from '../eventually.ts'
 import { freePort } from '../ports.ts'
-import { closedLoop, type Outcome, openLoop, type RequestSpec, type RunResult, send, showTally, tally } from './load.ts'
+import {
+  closedLoop,
+  isAnswer,
+  type Outcome,
+  openLoop,
+  type RequestSpec,
+  type RunResult,
+  retryUntilAnswered,
+  send,
+  showTally,
+  tally,
+} from './load.ts'
 import {
   COMPOSE,
   commandLines,
@@ -670,6 +681,61 @@ step('a POST in flight on a killed replica fails with a 5xx, never a 201 for a w
   )
   figures.push(`time to healthy (killed replica started again, back in rotation): ${seconds(await bringBack(victim))}`)
 })
+
+step(
+  'POSTs with an Idempotency-Key and a replica killed, each retried with its key until answered: one row and one 201 each',
+  async () => {
+    const [victim] = await containers('web')
+    const result = await closedLoop({
+      baseUrl: base,
+      durationMs: 6000,
+      concurrency: 16,
+      next: (i) => {
+        const request = spec('POST', '/users', {
+          username: `e2e_${runId}_i${i}`,
+          email: `e2e_${runId}_i${i}@example.com`,
+        })
+        return { ...request, headers: { ...request.headers, 'idempotency-key': `"e2e-${runId}-${i}-${randomUUID()}"` } }
+      },
+      during: { atMs: 2000, action: () => run('docker', ['kill', victim]) },
+    })
+    const retried = result.outcomes.filter((o) => !isAnswer(o))
+    const answers = await inParallel(result.outcomes, 8, (o) => retryUntilAnswered(base, o, 30_000))
+    const finals = answers.map((a) => a.final)
+    const replayed = finals.filter((o) => o.headers['idempotent-replayed'] === 'true').length
+    const rows = new Map(
+      (
+        await psql(
+          `SELECT username || ' ' || count(*) || ' ' || min(id) FROM users WHERE username LIKE 'e2e_${runId}_i%' GROUP BY username`,
+        )
+      ).map((line) => {
+        const [username, count, id] = line.split(' ')
+        return [username, { count: Number(count), id: Number(id) }]
+      }),
+    )
+    figures.push(
+      `POSTs with Idempotency-Key and a replica killed: first attempts ${statuses(result.outcomes)}; ${retried.length} retried ` +
+        `(${answers.reduce((n, a) => n + a.attempts, 0)} attempts, the longest ${seconds(Math.max(...answers.map((a) => a.tookMs)))}); ` +
+        `finals ${statuses(finals)}, ${replayed} of them replays; ${rows.size} rows for ${finals.length} POSTs`,
+    )
+    assert.ok(retried.length > 0, 'the kill left some POSTs without an answer')
+    assert.ok(
+      finals.every((o) => o.status === 201),
+      `every POST ended with its 201: ${statuses(finals)} ${describeFailures(finals)}`,
+    )
+    for (const final of finals) {
+      const { username } = final.spec.body as { username: string }
+      const row = rows.get(username)
+      assert.equal(row?.count, 1, `${username}: one row`)
+      assert.equal((JSON.parse(final.body) as { id: number }).id, row?.id, `${username}: its 201 names its row`)
+      assert.equal(final.headers.location, `/users/${row?.id}`)
+    }
+    assert.equal(rows.size, finals.length, '0 lost, 0 duplicates, no other row')
+    figures.push(
+      `time to healthy (killed replica started again, back in rotation): ${seconds(await bringBack(victim))}`,
+    )
+  },
+)
 
 /** After `docker unpause`: Docker marked the paused replicas unhealthy (their checks timed out) until the next check passes. */
 async function backFromPause() {
