@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto'
 import { Writable } from 'node:stream'
 import t, { type Test } from 'tap'
 import { buildServer } from '../src/build.ts'
-import { build, LOG_LEVELS, logCollector, type Server, testConfig } from './helper.ts'
+import { build, LOG_LEVELS, logCollector, type Server, testConfig } from './helpers/app.ts'
 
 const KEY = 'k3y-0f-the-writer-7c1d9e2f4b6a8d0c'
 const OTHER_KEY = 'another-writer-key-5e3b1a9c7d2f4e6b'

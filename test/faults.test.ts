@@ -3,9 +3,9 @@ import { getContainerRuntimeClient, type StartedTestContainer } from 'testcontai
 
 const t = tap
 
-import { postgresContainer, redisContainer } from './containers.ts'
-import { eventually } from './eventually.ts'
-import { build, freePort, type Server, withClient } from './helper.ts'
+import { build, freePort, type Server, withClient } from './helpers/app.ts'
+import { postgresContainer, redisContainer } from './helpers/containers.ts'
+import { eventually } from './helpers/eventually.ts'
 
 // Fault injection on real services. This file has its own Postgres and Redis,
 // published on fixed host ports so that they can be stopped and started again

@@ -1,8 +1,8 @@
 import pg from 'pg'
 import t, { type Test } from 'tap'
 import { MIGRATIONS_TABLE, migrate } from '../lib/migrations.ts'
-import { eventually } from './eventually.ts'
-import { freshDatabase, services, withClient } from './helper.ts'
+import { freshDatabase, services, withClient } from './helpers/app.ts'
+import { eventually } from './helpers/eventually.ts'
 
 // sql/005 builds an index on a table that may be big and live: CONCURRENTLY,
 // outside a transaction. These tests take a migrated database back to before

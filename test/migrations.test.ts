@@ -2,8 +2,8 @@ import { PG_MIGRATE_LOCK_ID } from 'node-pg-migrate'
 import pg from 'pg'
 import t from 'tap'
 import { MIGRATIONS_TABLE, migrate } from '../lib/migrations.ts'
-import { eventually } from './eventually.ts'
-import { build, freshDatabase, services, withClient } from './helper.ts'
+import { build, freshDatabase, services, withClient } from './helpers/app.ts'
+import { eventually } from './helpers/eventually.ts'
 
 const quiet = { info() {}, warn() {}, error() {} }
 

@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises'
 import SwaggerParser from '@apidevtools/swagger-parser'
 import t from 'tap'
-import { build } from './helper.ts'
+import { build } from './helpers/app.ts'
 
 const packageJson = JSON.parse(await readFile(new URL('../package.json', import.meta.url), 'utf8'))
 

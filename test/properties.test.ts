@@ -1,7 +1,7 @@
 import fc from 'fast-check'
 import t from 'tap'
 import { MAX_JSON_DEPTH } from '../plugins/app/json-depth.ts'
-import { build, type Server } from './helper.ts'
+import { build, type Server } from './helpers/app.ts'
 
 // Property-based tests over every route the OpenAPI document lists: whatever
 // the params, querystring, body and content type, the answer is never a 5xx,

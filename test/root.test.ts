@@ -1,5 +1,5 @@
 import t from 'tap'
-import { build } from './helper.ts'
+import { build } from './helpers/app.ts'
 
 t.test('GET / describes the service with the original fields', async (t) => {
   const app = await build(t)

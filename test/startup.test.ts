@@ -1,7 +1,7 @@
 import t from 'tap'
-import { postgresContainer, redisContainer } from './containers.ts'
-import { eventually } from './eventually.ts'
-import { build, freePort, services } from './helper.ts'
+import { build, freePort, services } from './helpers/app.ts'
+import { postgresContainer, redisContainer } from './helpers/containers.ts'
+import { eventually } from './helpers/eventually.ts'
 
 // Start this file's own services first, so the timings below measure the app only.
 await services()

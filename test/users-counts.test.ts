@@ -3,8 +3,8 @@ import { randomUUID } from 'node:crypto'
 import fc from 'fast-check'
 import pg from 'pg'
 import t from 'tap'
-import { build, RELAXED_TIMEOUTS, services, withClient } from './helper.ts'
-import { createUser, uniqueUser } from './users-fixtures.ts'
+import { build, RELAXED_TIMEOUTS, services, withClient } from './helpers/app.ts'
+import { createUser, uniqueUser } from './helpers/users.ts'
 
 // `total` comes from counts the triggers of sql/004 keep, never from count(*):
 // after any mix of writes, concurrent ones included, it must equal count(*).
