@@ -192,6 +192,8 @@ export const README = {
   ps: fromReadme('docker compose ps'),
   psql: fromDoc('docs/operations.md', 'docker compose exec db psql -U postgres -d desafio3'),
   networkInspect: fromDoc('docs/operations.md', 'docker network inspect desafio3-network'),
+  backup: fromDoc('docs/operations.md', 'docker compose run --rm backup'),
+  restore: fromDoc('docs/operations.md', 'docker compose run --rm restore desafio3-20261206T031500Z.dump'),
 }
 
 /** The command line of every process in a container, one a line, read inside it from /proc (images have no ps). */
