@@ -192,6 +192,14 @@ step("the README's curl examples work through 127.0.0.1:5000", async () => {
   assert.equal(page.limit, 1)
   assert.equal(page.offset, 1)
   assert.equal((page.users as Array<{ department: string }>)[0].department, 'Design')
+  const after = (await runReadme(README.usersAfter, { timeoutMs: 30_000 })).stdout
+  assert.match(after, /^link: <\/users\?after=6&limit=3>; rel="next"/im, 'the Link to the next page')
+  const afterPage = JSON.parse(after.slice(after.indexOf('{'))) as { users: { id: number }[] }
+  assert.deepEqual(
+    afterPage.users.map((user) => user.id),
+    [4, 5, 6],
+    'the users after id 3',
+  )
 
   const created = await curlJson(README.userCreate)
   assert.equal(created.id, 11, 'the first user created on a fresh stack')

@@ -165,6 +165,7 @@ export const README = {
   info: fromReadme('curl http://127.0.0.1:5000/'),
   users: fromReadme('curl http://127.0.0.1:5000/users'),
   usersPage: fromReadme('curl "http://127.0.0.1:5000/users?department=Design&limit=1&offset=1"'),
+  usersAfter: fromReadme('curl -i "http://127.0.0.1:5000/users?limit=3&after=3"'),
   userCreate: fromReadme(
     [
       'curl -X POST http://127.0.0.1:5000/users \\',
