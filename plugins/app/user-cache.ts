@@ -27,13 +27,6 @@ declare module 'fastify' {
 
 declare module 'ioredis' {
   interface RedisCommander<Context> {
-    /** [1, the cached user] on a hit; [0, the user's version, stamped with `newVersion` if it had none] on a miss. */
-    readUserOrNoteVersion(
-      entryKey: string,
-      versionKey: string,
-      newVersion: string,
-      versionTtlSeconds: number,
-    ): Result<[0 | 1, string], Context>
     fillUserIfUnchanged(
       entryKey: string,
       versionKey: string,
@@ -58,18 +51,6 @@ const versionKey = (id: number) => `users:${id}:version`
 // row cached. The version outlives any read in flight by far.
 const VERSION_TTL_SECONDS = 24 * 3600
 
-// The cached user ({1, entry}), or the version a miss notes ({0, version}).
-const READ_OR_NOTE_VERSION = `
-local entry = redis.call('GET', KEYS[1])
-if entry then return { 1, entry } end
-local version = redis.call('GET', KEYS[2])
-if not version then
-  version = ARGV[1]
-  redis.call('SET', KEYS[2], version, 'EX', ARGV[2])
-end
-return { 0, version }
-`
-
 const FILL_IF_UNCHANGED = `
 if redis.call('GET', KEYS[2]) ~= ARGV[1] then return 0 end
 redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[3])
@@ -82,7 +63,6 @@ export default fp(
   async function userCachePlugin(fastify, { ttlSeconds }: UserCacheOptions) {
     const redis = fastify.redis
     const log = fastify.log.child({ plugin: 'user-cache' })
-    redis.defineCommand('readUserOrNoteVersion', { numberOfKeys: 2, lua: READ_OR_NOTE_VERSION })
     redis.defineCommand('fillUserIfUnchanged', { numberOfKeys: 2, lua: FILL_IF_UNCHANGED })
 
     // Users whose invalidation failed. Until it succeeds, their cached entry may
@@ -123,22 +103,22 @@ export default fp(
         json === null ? null : { user: JSON.parse(json), cache }
       if (pending.has(id) && !(await tryInvalidate(id))) return parsed(await load(), 'bypass')
 
-      let found: 0 | 1
-      let text: string
+      let cached: string | null
+      let seenVersion: string | null
       try {
-        ;[found, text] = await redis.readUserOrNoteVersion(
-          entryKey(id),
-          versionKey(id),
-          randomUUID(),
-          VERSION_TTL_SECONDS,
-        )
+        ;[cached, seenVersion] = await redis.mget(entryKey(id), versionKey(id))
+        // No version yet: stamp one (or note the one another reader stamped first).
+        if (cached === null && seenVersion === null) {
+          const stamp = randomUUID()
+          seenVersion = (await redis.set(versionKey(id), stamp, 'EX', VERSION_TTL_SECONDS, 'NX', 'GET')) ?? stamp
+        }
       } catch (err) {
         log.debug({ err, id }, 'user cache unavailable, reading Postgres')
         return parsed(await load(), 'bypass')
       }
-      if (found === 1) {
+      if (cached !== null) {
         try {
-          return parsed(text, 'hit')
+          return parsed(cached, 'hit')
         } catch (err) {
           // Not JSON (written by hand, or damaged): dropped, and this read served from Postgres.
           log.warn({ err, id }, 'unreadable user cache entry dropped')
@@ -150,7 +130,7 @@ export default fp(
       const json = await load()
       if (json !== null) {
         await redis
-          .fillUserIfUnchanged(entryKey(id), versionKey(id), text, json, ttlSeconds)
+          .fillUserIfUnchanged(entryKey(id), versionKey(id), seenVersion ?? '', json, ttlSeconds)
           .catch((err) => log.debug({ err, id }, 'user cache fill failed'))
       }
       return parsed(json, 'miss')

@@ -23,6 +23,7 @@ import { after } from 'node:test'
 import { ConfigSchema } from '../../lib/config.ts'
 import { eventually } from '../helpers/eventually.ts'
 import { fillCache } from './cache-fill.ts'
+import { closedLoop } from './load.ts'
 import {
   COMPOSE,
   CONTAINERS,
@@ -191,6 +192,14 @@ step("the README's curl examples work through 127.0.0.1:5000", async () => {
   assert.equal(page.limit, 1)
   assert.equal(page.offset, 1)
   assert.equal((page.users as Array<{ department: string }>)[0].department, 'Design')
+  const after = (await runReadme(README.usersAfter, { timeoutMs: 30_000 })).stdout
+  assert.match(after, /^link: <\/users\?after=6&limit=3>; rel="next"/im, 'the Link to the next page')
+  const afterPage = JSON.parse(after.slice(after.indexOf('{'))) as { users: { id: number }[] }
+  assert.deepEqual(
+    afterPage.users.map((user) => user.id),
+    [4, 5, 6],
+    'the users after id 3',
+  )
 
   const created = await curlJson(README.userCreate)
   assert.equal(created.id, 11, 'the first user created on a fresh stack')
@@ -452,5 +461,82 @@ step(
         writeHeaders: {},
       })),
     )
+  },
+)
+
+step(
+  "the README's backup under write load, down -v, up, the restore: every user written before the backup started is back, the counts agree",
+  async () => {
+    const backupDir = await mkdtemp(join(tmpdir(), 'desafio3-backups-'))
+    after(() => rm(backupDir, { recursive: true, force: true }))
+    env.BACKUP_DIR = backupDir
+    const psql = async (sql: string) =>
+      (await compose(['exec', '-T', 'db', 'psql', '-U', 'postgres', '-d', 'desafio3', '-tAc', sql])).stdout.trim()
+
+    // A client writes users all along; the backup starts 1 s into it.
+    let backupOutput = ''
+    const writes = await closedLoop({
+      baseUrl: WEB,
+      durationMs: 5000,
+      concurrency: 4,
+      next: (i) => ({
+        method: 'POST',
+        path: '/users',
+        headers: { 'x-forwarded-for': `203.0.113.${i % 200}` },
+        body: { username: `bk_${runId}_${i}`, email: `bk_${runId}_${i}@example.com`, department: `D${i % 3}` },
+      }),
+      during: {
+        atMs: 1000,
+        action: async () => {
+          backupOutput = (await runReadme(README.backup, { timeoutMs: 120_000 })).stdout
+        },
+      },
+    })
+    const written = /backup written: \S+\/(desafio3-\w+\.dump) \((\S+)\)/.exec(backupOutput)
+    assert.ok(written, `the backup says where it wrote: ${backupOutput}`)
+    const [, file, size] = written
+    const [backupStartedAt] = writes.actionAt ?? [0]
+    const before = writes.outcomes.filter((o) => o.status === 201 && o.doneAt < backupStartedAt)
+    assert.ok(before.length > 0, 'users were written before the backup started')
+
+    await compose(['down', '-v'], { timeoutMs: 120_000 })
+    // The checks below read every user from one address: no rate limit.
+    Object.assign(env, { RATE_LIMIT_MAX: '0', TRUST_PROXY: '' })
+    await up()
+    assert.equal((await getJson('/users')).body.total, 10, 'an empty database: the seed users only')
+    const restoreT0 = Date.now()
+    await runReadme(README.restore.replace('desafio3-20261206T031500Z.dump', file), { timeoutMs: 120_000 })
+    const restoreMs = Date.now() - restoreT0
+
+    const missing: string[] = []
+    for (const o of before) {
+      const { id, username } = JSON.parse(o.body) as { id: number; username: string }
+      const res = await getJson(`/users/${id}`)
+      if (res.status !== 200 || res.body.username !== username) missing.push(username)
+    }
+    const rows = Number(await psql('SELECT count(*) FROM users'))
+    const total = (await getJson('/users?limit=1')).body.total
+    const departments = await psql(
+      `SELECT string_agg(department || '=' || n, ',' ORDER BY department) FROM (SELECT department, count(*) AS n FROM users WHERE department IS NOT NULL GROUP BY department) AS rows`,
+    )
+    const counted = await psql(
+      `SELECT string_agg(department || '=' || n, ',' ORDER BY department) FROM (SELECT department, sum(users) AS n FROM department_user_counts GROUP BY department HAVING sum(users) <> 0) AS counts`,
+    )
+    figures.push(
+      `backup under write load: ${file} (${size}); ${before.length} users written before it started, ` +
+        `${writes.outcomes.length} during the run; after down -v, up and the restore (${seconds(restoreMs)}): ` +
+        `${before.length - missing.length} of ${before.length} back; ${rows} rows, total ${total}`,
+    )
+    assert.deepEqual(missing, [], 'every user written before the backup started is back')
+    assert.equal(total, rows, 'total counts the rows')
+    assert.equal(counted, departments, "each department's count agrees with its rows")
+    const junk = join(backupDir, 'not-a-dump.dump')
+    await writeFile(junk, 'not a dump\n')
+    const refused = await runReadme(README.restore.replace('desafio3-20261206T031500Z.dump', 'not-a-dump.dump')).then(
+      () => '',
+      (err: Error) => err.message,
+    )
+    assert.match(refused, /is not a dump/, 'a file that is not a dump is refused')
+    assert.equal(Number(await psql('SELECT count(*) FROM users')), rows, 'and nothing was touched')
   },
 )

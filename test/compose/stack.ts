@@ -165,6 +165,7 @@ export const README = {
   info: fromReadme('curl http://127.0.0.1:5000/'),
   users: fromReadme('curl http://127.0.0.1:5000/users'),
   usersPage: fromReadme('curl "http://127.0.0.1:5000/users?department=Design&limit=1&offset=1"'),
+  usersAfter: fromReadme('curl -i "http://127.0.0.1:5000/users?limit=3&after=3"'),
   userCreate: fromReadme(
     [
       'curl -X POST http://127.0.0.1:5000/users \\',
@@ -192,6 +193,8 @@ export const README = {
   ps: fromReadme('docker compose ps'),
   psql: fromDoc('docs/operations.md', 'docker compose exec db psql -U postgres -d desafio3'),
   networkInspect: fromDoc('docs/operations.md', 'docker network inspect desafio3-network'),
+  backup: fromDoc('docs/operations.md', 'docker compose run --rm backup'),
+  restore: fromDoc('docs/operations.md', 'docker compose run --rm restore desafio3-20261206T031500Z.dump'),
 }
 
 /** The command line of every process in a container, one a line, read inside it from /proc (images have no ps). */
