@@ -63,5 +63,5 @@ COPY --from=build /app/dist ./dist
 USER node
 # node as the main process (never npm), which handles SIGTERM itself; run it
 # under an init process (compose `init: true`, `docker run --init`).
-# The V8 heap sizes of `npm start` (README: Performance and memory): test/compose-files.test.ts keeps them equal.
+# The V8 heap sizes of `npm start` (README: Performance and memory): test/deploy/compose-files.test.ts keeps them equal.
 CMD ["node", "--max-semi-space-size=4", "--max-old-space-size=256", "dist/src/server.js"]

@@ -16,6 +16,20 @@ export const CacheKeyNotFoundError = createError('CACHE_KEY_NOT_FOUND', "Key '%s
 export const MigrationsPendingError = createError('MIGRATIONS_PENDING', 'Schema migrations not applied yet', 503)
 export const RateLimitedError = createError('RATE_LIMITED', 'Rate limit exceeded, retry in %s', 429)
 export const UserNotFoundError = createError('USER_NOT_FOUND', 'User %s not found', 404)
+// What Postgres refused in a write, when the resource names no error of its own
+// for the constraint (lib/postgres-errors.ts).
+export const AlreadyExistsError = createError(
+  'ALREADY_EXISTS',
+  'Conflicts with existing data: a value that must be unique is taken',
+  409,
+)
+export const ReferenceNotFoundError = createError('REFERENCE_NOT_FOUND', 'Refers to something that does not exist', 422)
+export const StillReferencedError = createError(
+  'STILL_REFERENCED',
+  'Other data still refers to it (%s): remove that first',
+  409,
+)
+export const InvalidValueError = createError('INVALID_VALUE', 'A value cannot be stored: %s', 400)
 export const UsernameTakenError = createError('USERNAME_TAKEN', "username '%s' is already taken", 409)
 export const EmailTakenError = createError('EMAIL_TAKEN', "email '%s' is already taken", 409)
 export const OffsetTooDeepError = createError(

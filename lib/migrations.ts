@@ -70,6 +70,14 @@ async function lock(client: pg.Client) {
   }
 }
 
+/** Which pending migrations to apply, for the tests of one of them: all of them by default. */
+interface MigrateOptions {
+  /** The first `count` pending migrations only. */
+  count?: number
+  /** Only the migration of this name (its file name without `.sql`). */
+  only?: string
+}
+
 /**
  * Applies the pending migrations in sql/, in one transaction, except those
  * marked NO_TRANSACTION: the transaction commits before each of them and a new
@@ -78,7 +86,11 @@ async function lock(client: pg.Client) {
  * may call it at once: the advisory lock makes the others wait, then find
  * nothing left to run. Returns the names of the migrations it applied.
  */
-export async function migrate(connection: ClientConfig, logger: MigrationLogger): Promise<string[]> {
+export async function migrate(
+  connection: ClientConfig,
+  logger: MigrationLogger,
+  { count, only }: MigrateOptions = {},
+): Promise<string[]> {
   const client = new pg.Client(connection)
   // A connection lost while waiting for the lock: the next query fails with it.
   client.on('error', () => {})
@@ -90,6 +102,8 @@ export async function migrate(connection: ClientConfig, logger: MigrationLogger)
       noLock: true,
       dir: MIGRATIONS_DIR,
       direction: 'up',
+      count,
+      file: only,
       migrationsTable: MIGRATIONS_TABLE,
       singleTransaction: true,
       checkOrder: true,

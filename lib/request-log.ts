@@ -1,12 +1,5 @@
 import { type FastifyBaseLogger, type FastifyReply, type FastifyRequest, LogController } from 'fastify'
 
-declare module 'fastify' {
-  interface FastifyContextConfig {
-    /** false: no completion line for this route (probes, scrapes); its other log lines stay. */
-    requestLog?: boolean
-  }
-}
-
 /**
  * One line per request, when it completes: method, url, host, client address
  * (`req`), status (`res`), `responseTime` in ms and the request id, at info

@@ -7,14 +7,17 @@ import { IdempotencyKeyHeaders, ReplayedHeaders } from '../lib/schemas/idempoten
 import { API_KEY_REQUIRED } from '../lib/schemas/security.ts'
 
 const cacheRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
+  for (const schema of [CacheWrite, CacheWritten, CacheEntry]) fastify.addSchema(schema)
+  const tags = [fastify.openapiTag('cache', 'A JSON key-value cache in Redis, with expiry')]
+
   fastify.post(
     '/cache',
     {
-      config: { idempotencyKey: true },
+      config: { endpoint: 'cache_set', idempotencyKey: true },
       schema: {
         operationId: 'putCacheEntry',
         security: API_KEY_REQUIRED,
-        tags: ['cache'],
+        tags,
         summary: 'Store a JSON value under a key, with an expiry',
         description:
           'Stores `value` (any JSON, at most CACHE_MAX_VALUE_BYTES of it: 64 KiB by default) under `key` for ' +
@@ -39,9 +42,10 @@ const cacheRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
   fastify.get(
     '/cache/:key',
     {
+      config: { endpoint: 'cache_get' },
       schema: {
         operationId: 'getCacheEntry',
-        tags: ['cache'],
+        tags,
         summary: 'Read a cached value and the seconds it has left',
         description: 'The value stored under `key` and its seconds left; 404 once it has expired or was never stored.',
         params: CacheKey,

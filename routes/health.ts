@@ -9,10 +9,12 @@ import { HealthReport, Liveness } from '../lib/schemas/health.ts'
 const PROBE = { rateLimit: false, shedLoad: false } as const
 
 const healthRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
+  for (const schema of [HealthReport, Liveness]) fastify.addSchema(schema)
+  const tags = [fastify.openapiTag('health', 'Health of the service and its dependencies')]
+
   const dependencyCheck = {
-    config: PROBE,
     schema: {
-      tags: ['health'],
+      tags,
       response: {
         200: Type.Ref(HealthReport, { description: 'Both dependencies answer' }),
         503: Type.Ref(HealthReport, { description: 'At least one dependency does not answer' }),
@@ -29,6 +31,7 @@ const healthRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     '/health',
     {
       ...dependencyCheck,
+      config: { ...PROBE, endpoint: 'health' },
       schema: {
         ...dependencyCheck.schema,
         operationId: 'getHealth',
@@ -45,6 +48,7 @@ const healthRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     '/health/ready',
     {
       ...dependencyCheck,
+      config: { ...PROBE, endpoint: 'health_ready' },
       schema: {
         ...dependencyCheck.schema,
         operationId: 'getReadiness',
@@ -61,10 +65,10 @@ const healthRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     '/health/live',
     {
       // The container healthcheck calls it every few seconds: keep it out of the log.
-      config: { ...PROBE, requestLog: false, synchronous: true },
+      config: { ...PROBE, endpoint: 'health_live', requestLog: false, synchronous: true },
       schema: {
         operationId: 'getLiveness',
-        tags: ['health'],
+        tags,
         summary: 'Liveness: the process is up; calls no dependency',
         description:
           "For the container's healthcheck: 200 while the process serves HTTP, even with Postgres and Redis down " +

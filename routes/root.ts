@@ -4,33 +4,19 @@ import { packageVersion } from '../lib/package-info.ts'
 import { errorResponses } from '../lib/schemas/error.ts'
 import { ServiceInfo } from '../lib/schemas/info.ts'
 
-// The original's keys and values, kept for its clients; new ones are added.
-const ENDPOINTS = {
-  info: '/',
-  users: '/users',
-  user_get: '/users/<id>',
-  user_create: '/users (POST)',
-  user_update: '/users/<id> (PATCH)',
-  user_delete: '/users/<id> (DELETE)',
-  cache_set: '/cache (POST)',
-  cache_get: '/cache/<key>',
-  health: '/health',
-  docs: '/docs',
-  health_live: '/health/live',
-  health_ready: '/health/ready',
-  metrics: '/metrics',
-}
-
 const SERVICES = { web: 'Fastify API', db: 'PostgreSQL 15', cache: 'Redis 7' }
 
 const rootRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
+  fastify.addSchema(ServiceInfo)
+  const tags = [fastify.openapiTag('info', 'About the service')]
+
   fastify.get(
     '/',
     {
-      config: { synchronous: true },
+      config: { endpoint: 'info', synchronous: true },
       schema: {
         operationId: 'getInfo',
-        tags: ['info'],
+        tags,
         summary: 'What this service is and which endpoints it has',
         description:
           "The service's name and version, the server time, the path of each endpoint and the services " +
@@ -42,7 +28,8 @@ const rootRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
       service: 'Desafio 3 - Docker Compose',
       version: packageVersion,
       timestamp: new Date().toISOString(),
-      endpoints: ENDPOINTS,
+      // Every named route (plugins/app/endpoints.ts), the original's under its names.
+      endpoints: fastify.endpoints,
       services: SERVICES,
     }),
   )

@@ -24,12 +24,16 @@ const JSON_TYPE = 'application/json; charset=utf-8'
 const created = (reply: FastifyReply, user: User) => reply.code(201).header('location', `/users/${user.id}`).send(user)
 
 const userRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
+  for (const schema of [User, NewUser, UserChanges, UserPage]) fastify.addSchema(schema)
+  const tags = [fastify.openapiTag('users', 'Users stored in PostgreSQL')]
+
   fastify.get(
     '/users',
     {
+      config: { endpoint: 'users' },
       schema: {
         operationId: 'listUsers',
-        tags: ['users'],
+        tags,
         summary: 'List the users, ordered by id, a page at a time',
         description:
           'One page of `limit` users, optionally only those of one `department`, with how many match in all ' +
@@ -55,9 +59,10 @@ const userRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
   fastify.get(
     '/users/:id',
     {
+      config: { endpoint: 'user_get' },
       schema: {
         operationId: 'getUser',
-        tags: ['users'],
+        tags,
         summary: 'Read one user',
         description:
           'Cache-aside through Redis: served from the cache when it holds the user, else read from Postgres and ' +
@@ -85,6 +90,7 @@ const userRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     '/users',
     {
       config: {
+        endpoint: 'user_create',
         idempotencyKey: {
           // A retry of a create whose outcome is unknown: the user it created, if it is there, is the answer.
           async resume(request, reply) {
@@ -98,7 +104,7 @@ const userRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
       schema: {
         operationId: 'createUser',
         security: API_KEY_REQUIRED,
-        tags: ['users'],
+        tags,
         summary: 'Create a user',
         description:
           'Stores a new user and answers it with its id and `created_at`; `location` is its URL. A username or ' +
@@ -123,10 +129,11 @@ const userRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
   fastify.patch(
     '/users/:id',
     {
+      config: { endpoint: 'user_update' },
       schema: {
         operationId: 'updateUser',
         security: API_KEY_REQUIRED,
-        tags: ['users'],
+        tags,
         summary: 'Change some fields of a user',
         description:
           'Changes the fields sent (at least one) and keeps the others; `null` clears `full_name` or ' +
@@ -150,16 +157,19 @@ const userRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
   fastify.delete(
     '/users/:id',
     {
+      config: { endpoint: 'user_delete' },
       schema: {
         operationId: 'deleteUser',
         security: API_KEY_REQUIRED,
-        tags: ['users'],
+        tags,
         summary: 'Delete a user',
-        description: 'Deletes the user and drops its cached entry. Answers 204 without a body.',
+        description:
+          'Deletes the user and drops its cached entry. Answers 204 without a body; 409 `STILL_REFERENCED` while ' +
+          'other data refers to the user.',
         params: UserId,
         response: {
           204: Type.Null({ description: 'Deleted' }),
-          ...errorResponses(400, 401, 404, 413, 414, 415, 429, 500, 503),
+          ...errorResponses(400, 401, 404, 409, 413, 414, 415, 429, 500, 503),
         },
       },
     },

@@ -5,7 +5,7 @@
 // then how many runs failed. For a flaky test: "0 failed in 50" is the evidence.
 import { spawnSync } from 'node:child_process'
 import { randomUUID } from 'node:crypto'
-import { removeTestRunContainers, startTestServices } from '../test/containers.ts'
+import { removeTestRunContainers, startTestServices } from '../test/helpers/containers.ts'
 
 const [runsArgument, file] = process.argv.slice(2)
 const runs = Number(runsArgument)
@@ -15,7 +15,7 @@ if (!Number.isInteger(runs) || runs < 1 || !file) {
 }
 
 const run = randomUUID()
-// The containers started here carry the run's label (test/containers.ts reads it), so they are removed at the end.
+// The containers started here carry the run's label (test/helpers/containers.ts reads it), so they are removed at the end.
 process.env.DESAFIO3_TEST_RUN = run
 const env: NodeJS.ProcessEnv = { ...process.env }
 await startTestServices(env)

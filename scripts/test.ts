@@ -6,7 +6,7 @@
 // id and removed at the end, also those of a test file killed on timeout.
 import { spawn } from 'node:child_process'
 import { randomUUID } from 'node:crypto'
-import { POSTGRES_IMAGE, REDIS_IMAGE, removeTestRunContainers, startTestServices } from '../test/containers.ts'
+import { POSTGRES_IMAGE, REDIS_IMAGE, removeTestRunContainers, startTestServices } from '../test/helpers/containers.ts'
 
 const run = randomUUID()
 process.env.DESAFIO3_TEST_RUN = run

@@ -1,8 +1,9 @@
-import { STATUS_CODES } from 'node:http'
 import type { FastifyError, FastifyInstance } from 'fastify'
 import { apiKeys, type Config } from '../lib/config.ts'
+import { ErrorResponse, errorBody } from '../lib/schemas/error.ts'
 import cacheStorePlugin from '../plugins/app/cache-store.ts'
 import drainPlugin from '../plugins/app/drain.ts'
+import endpointsPlugin from '../plugins/app/endpoints.ts'
 import healthPlugin from '../plugins/app/health.ts'
 import idempotencyPlugin from '../plugins/app/idempotency.ts'
 import jsonDepthPlugin from '../plugins/app/json-depth.ts'
@@ -38,6 +39,8 @@ interface AppOptions {
  * use those; then the error handler and the routes.
  */
 export default async function app(fastify: FastifyInstance, { config }: AppOptions) {
+  // Before any route: it lists them all for GET /.
+  await fastify.register(endpointsPlugin)
   await fastify.register(swaggerPlugin)
   await fastify.register(securityPlugin, { config })
   await fastify.register(underPressurePlugin, { config })
@@ -71,9 +74,11 @@ export default async function app(fastify: FastifyInstance, { config }: AppOptio
     // A 503 names the missing service; any other 5xx hides its cause.
     const message = statusCode >= 500 && statusCode !== 503 ? 'Internal Server Error' : error.message
     const code = statusCode === 500 ? undefined : error.code
-    return reply.code(statusCode).send({ statusCode, code, error: STATUS_CODES[statusCode] ?? 'Error', message })
+    return reply.code(statusCode).send(errorBody(statusCode, code, message))
   })
 
+  // The schema every route's errors share; each routes module adds its resource's own.
+  fastify.addSchema(ErrorResponse)
   await fastify.register(rootRoutes)
   await fastify.register(userRoutes)
   await fastify.register(cacheRoutes)

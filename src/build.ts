@@ -95,13 +95,6 @@ function serverOptions(
   }
 }
 
-declare module 'fastify' {
-  interface FastifyContextConfig {
-    /** The handler waits on nothing (no I/O): it needs no handler timeout. */
-    synchronous?: boolean
-  }
-}
-
 /** The server the process runs and the tests use: Fastify options plus the app. */
 export async function buildServer(config: Config, logOptions: LogOptions = {}) {
   const server = Fastify(serverOptions(config, logOptions)).withTypeProvider<TypeBoxTypeProvider>()

@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto'
 import t from 'tap'
 import { MAX_KEY_LENGTH, MAX_TTL_SECONDS } from '../lib/schemas/cache.ts'
-import { redisContainer } from './containers.ts'
-import { build, freePort } from './helper.ts'
+import { build, freePort } from './helpers/app.ts'
+import { redisContainer } from './helpers/containers.ts'
 
 t.test('POST /cache stores a value that GET /cache/:key returns with its ttl', async (t) => {
   const app = await build(t)

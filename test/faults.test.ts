@@ -3,9 +3,9 @@ import { getContainerRuntimeClient, type StartedTestContainer } from 'testcontai
 
 const t = tap
 
-import { postgresContainer, redisContainer } from './containers.ts'
-import { eventually } from './eventually.ts'
-import { build, freePort, type Server, withClient } from './helper.ts'
+import { build, freePort, type Server, withClient } from './helpers/app.ts'
+import { postgresContainer, redisContainer } from './helpers/containers.ts'
+import { eventually } from './helpers/eventually.ts'
 
 // Fault injection on real services. This file has its own Postgres and Redis,
 // published on fixed host ports so that they can be stopped and started again
@@ -210,11 +210,15 @@ t.test('Postgres restarted under read load (fast shutdown, then a new start): no
   const outcomes: { url: string; status: number; at: number }[] = []
   const started = Date.now()
   let restart: { from: number; to: number } | undefined
+  // Sixteen clients, each pausing 5 ms between reads: steady load that leaves the
+  // restarting Postgres a share of this 2-core machine (unpaced, the app took all
+  // of it and the restart alone outlasted a read's 1 s of retries).
   const client = async (offset: number) => {
     for (let i = offset; Date.now() - started < 5000; i += 16) {
       const url = reads[i % reads.length]
       const res = await app.inject({ method: 'GET', url })
       outcomes.push({ url, status: res.statusCode, at: Date.now() - started })
+      await new Promise((resolve) => setTimeout(resolve, 5))
     }
   }
   const restartAfterOneSecond = async () => {

@@ -1,7 +1,7 @@
 import { Writable } from 'node:stream'
 import t, { type Test } from 'tap'
 import { buildServer } from '../src/build.ts'
-import { build, freePort, testConfig } from './helper.ts'
+import { build, freePort, testConfig } from './helpers/app.ts'
 
 /** The app with every log line (trace level) collected, and one extra route that fails unexpectedly. */
 async function buildWithLogs(t: Test, env: Record<string, string> = {}) {

@@ -1,5 +1,5 @@
 import t from 'tap'
-import { build, freePort } from './helper.ts'
+import { build, freePort } from './helpers/app.ts'
 
 t.test('GET /health is 200 healthy when Postgres and Redis answer', async (t) => {
   const app = await build(t)

@@ -3,7 +3,6 @@ import pg from 'pg'
 import t, { type Test } from 'tap'
 import { MAX_ANSWER_BYTES } from '../plugins/app/idempotency.ts'
 import { buildServer } from '../src/build.ts'
-import { eventually } from './eventually.ts'
 import {
   build,
   freePort,
@@ -14,9 +13,10 @@ import {
   services,
   tcpProxy,
   testConfig,
-} from './helper.ts'
-import { idempotencyRecords, newKey, newPrefix, usersNamed } from './idempotency-fixtures.ts'
-import { uniqueUser } from './users-fixtures.ts'
+} from './helpers/app.ts'
+import { eventually } from './helpers/eventually.ts'
+import { idempotencyRecords, newKey, newPrefix, usersNamed } from './helpers/idempotency.ts'
+import { uniqueUser } from './helpers/users.ts'
 
 // What a write with an Idempotency-Key does when something fails: Redis, Postgres, the handler's time.
 

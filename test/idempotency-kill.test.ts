@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto'
 import t from 'tap'
-import { services, withClient } from './helper.ts'
-import { newPrefix } from './idempotency-fixtures.ts'
-import { type RunningServer, startServer } from './server-process.ts'
+import { services, withClient } from './helpers/app.ts'
+import { newPrefix } from './helpers/idempotency.ts'
+import { type RunningServer, startServer } from './helpers/server-process.ts'
 
 // Two replicas (server processes on one Postgres and one Redis) under a POST
 // /users load with Idempotency-Keys; one is killed (SIGKILL) in the middle. The

@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto'
 import type { InjectOptions } from 'fastify'
 import t from 'tap'
-import { build, RELAXED_TIMEOUTS, type Server } from './helper.ts'
-import { idempotencyRecords, newKey, newPrefix, usersNamed } from './idempotency-fixtures.ts'
-import { uniqueUser } from './users-fixtures.ts'
+import { build, RELAXED_TIMEOUTS, type Server } from './helpers/app.ts'
+import { idempotencyRecords, newKey, newPrefix, usersNamed } from './helpers/idempotency.ts'
+import { uniqueUser } from './helpers/users.ts'
 
 const prefix = newPrefix()
 // One app for the file: every test uses keys and users of its own.

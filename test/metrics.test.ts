@@ -1,7 +1,7 @@
 import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import t from 'tap'
-import { build, freePort, type Server } from './helper.ts'
+import { build, freePort, type Server } from './helpers/app.ts'
 
 /** The samples of /metrics as `name{labels}` → value. */
 async function scrape(app: Server): Promise<Map<string, number>> {

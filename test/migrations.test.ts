@@ -1,11 +1,18 @@
+import { readdirSync } from 'node:fs'
 import { PG_MIGRATE_LOCK_ID } from 'node-pg-migrate'
 import pg from 'pg'
 import t from 'tap'
 import { MIGRATIONS_TABLE, migrate } from '../lib/migrations.ts'
-import { eventually } from './eventually.ts'
-import { build, freshDatabase, services, withClient } from './helper.ts'
+import { build, freshDatabase, services, withClient } from './helpers/app.ts'
+import { eventually } from './helpers/eventually.ts'
 
 const quiet = { info() {}, warn() {}, error() {} }
+
+/** The migrations in sql/, in the order they apply: their file names without `.sql`. */
+const MIGRATIONS = readdirSync(new URL('../sql', import.meta.url))
+  .filter((name) => name.endsWith('.sql'))
+  .sort()
+  .map((name) => name.replace(/\.sql$/, ''))
 
 async function serverUrl() {
   return (await services()).databaseUrl
@@ -18,16 +25,11 @@ async function countRows(databaseUrl: string, table: string): Promise<number> {
   })
 }
 
-t.test('a new database gets the users table and the 10 seed users', async (t) => {
+t.test('a new database gets every migration of sql/, in order: the users table and the 10 seed users', async (t) => {
   const databaseUrl = await freshDatabase(await serverUrl())
   const applied = await migrate({ connectionString: databaseUrl }, quiet)
-  t.same(applied, [
-    '001_create-users',
-    '002_seed-users',
-    '003_users-unique-ignoring-case',
-    '004_user-counts',
-    '005_users-department-index',
-  ])
+  t.same(applied, MIGRATIONS)
+  t.match(MIGRATIONS.slice(0, 2), ['001_create-users', '002_seed-users'], 'the users table, then its sample users')
   t.equal(await countRows(databaseUrl, 'users'), 10)
   const columns = await withClient(databaseUrl, async (client) => {
     const { rows } = await client.query(
@@ -48,10 +50,10 @@ t.test('a new database gets the users table and the 10 seed users', async (t) =>
 
 t.test('running the migrations twice in a row applies nothing the second time', async (t) => {
   const databaseUrl = await freshDatabase(await serverUrl())
-  t.equal((await migrate({ connectionString: databaseUrl }, quiet)).length, 5)
+  t.equal((await migrate({ connectionString: databaseUrl }, quiet)).length, MIGRATIONS.length)
   t.same(await migrate({ connectionString: databaseUrl }, quiet), [])
   t.equal(await countRows(databaseUrl, 'users'), 10)
-  t.equal(await countRows(databaseUrl, MIGRATIONS_TABLE), 5)
+  t.equal(await countRows(databaseUrl, MIGRATIONS_TABLE), MIGRATIONS.length)
 })
 
 t.test('two instances migrating at once: both succeed, each migration runs once', async (t) => {
@@ -63,11 +65,11 @@ t.test('two instances migrating at once: both succeed, each migration runs once'
   ])
   t.same(
     results.map((applied) => applied.length).sort(),
-    [0, 0, 5],
+    [0, 0, MIGRATIONS.length],
     'one applied them all, the others waited and found none',
   )
   t.equal(await countRows(databaseUrl, 'users'), 10)
-  t.equal(await countRows(databaseUrl, MIGRATIONS_TABLE), 5)
+  t.equal(await countRows(databaseUrl, MIGRATIONS_TABLE), MIGRATIONS.length)
 })
 
 t.test('a database created by the original init.sql is adopted as it is', async (t) => {
@@ -80,7 +82,7 @@ t.test('a database created by the original init.sql is adopted as it is', async 
       `INSERT INTO users (username, email) VALUES ('jsilva', 'joao.silva@empresa.com'), ('extra', 'extra@x.com')`,
     )
   })
-  t.equal((await migrate({ connectionString: databaseUrl }, quiet)).length, 5)
+  t.equal((await migrate({ connectionString: databaseUrl }, quiet)).length, MIGRATIONS.length)
   t.equal(await countRows(databaseUrl, 'users'), 11, 'existing rows kept, missing seed users added')
 })
 

@@ -2,8 +2,8 @@ import { setImmediate as nextTurn } from 'node:timers/promises'
 import t from 'tap'
 import { oncePerTurn } from '../lib/once-per-turn.ts'
 import { serializedOnce } from '../lib/serialized-once.ts'
-import { build, RELAXED_TIMEOUTS } from './helper.ts'
-import { createUser } from './users-fixtures.ts'
+import { build, RELAXED_TIMEOUTS } from './helpers/app.ts'
+import { createUser } from './helpers/users.ts'
 
 t.test('calls made in one turn of the event loop share one load per distinct key', async (t) => {
   const started: string[] = []

@@ -9,7 +9,7 @@ import { mkdir, writeFile } from 'node:fs/promises'
 import { fileURLToPath } from 'node:url'
 import openapiTS, { astToString, type OpenAPI3 } from 'openapi-typescript'
 import t from 'tap'
-import { build } from './helper.ts'
+import { build } from './helpers/app.ts'
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url))
 const GENERATED = new URL('../test-output/openapi-client/', import.meta.url)

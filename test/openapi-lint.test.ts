@@ -4,7 +4,7 @@
 import { Spectral } from '@stoplight/spectral-core'
 import { oas } from '@stoplight/spectral-rulesets'
 import t from 'tap'
-import { build } from './helper.ts'
+import { build } from './helpers/app.ts'
 
 const SEVERITY = ['error', 'warning', 'info', 'hint']
 

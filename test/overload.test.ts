@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import t from 'tap'
-import { build, LOG_LEVELS, logCollector } from './helper.ts'
+import { build, LOG_LEVELS, logCollector } from './helpers/app.ts'
 
 // Overload: while the event loop lags past the threshold, requests get an
 // immediate 503 with Retry-After instead of queueing; probes and the metrics

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto'
 import { once } from 'node:events'
 import t from 'tap'
 import { RATE_LIMIT_NAMESPACE } from '../plugins/external/rate-limit.ts'
-import { build, freePort, LOG_LEVELS, logCollector, type Server } from './helper.ts'
+import { build, freePort, LOG_LEVELS, logCollector, type Server } from './helpers/app.ts'
 
 const get = (app: Server, url: string, remoteAddress = '127.0.0.1') => app.inject({ method: 'GET', url, remoteAddress })
 

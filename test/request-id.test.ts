@@ -1,5 +1,5 @@
 import t from 'tap'
-import { build, freePort, logCollector } from './helper.ts'
+import { build, freePort, logCollector } from './helpers/app.ts'
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/
 

@@ -1,5 +1,5 @@
 import t from 'tap'
-import { build, type LogLine, logCollector } from './helper.ts'
+import { build, type LogLine, logCollector } from './helpers/app.ts'
 
 const linesOf = (lines: LogLine[], requestId: string) => lines.filter((line) => line.requestId === requestId)
 

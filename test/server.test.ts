@@ -2,8 +2,8 @@ import { once } from 'node:events'
 import { existsSync } from 'node:fs'
 import { stripVTControlCharacters } from 'node:util'
 import t from 'tap'
-import { eventually } from './eventually.ts'
-import { SCRIPT, startServer } from './server-process.ts'
+import { eventually } from './helpers/eventually.ts'
+import { SCRIPT, startServer } from './helpers/server-process.ts'
 
 // Each test starts a server process of its own (own port, own key prefix) and
 // spends most of its time waiting for it: three at a time.

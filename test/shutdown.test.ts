@@ -2,8 +2,8 @@ import { once } from 'node:events'
 import http from 'node:http'
 import { type AddressInfo, connect } from 'node:net'
 import t, { type Test } from 'tap'
-import { build } from './helper.ts'
-import { startServer } from './server-process.ts'
+import { build } from './helpers/app.ts'
+import { startServer } from './helpers/server-process.ts'
 
 // SIGTERM to the real server process while a load generator keeps sending
 // requests: every request it accepted is answered, then new connections are

@@ -6,7 +6,7 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { chromium, type Locator, type Page } from 'playwright-core'
 import t from 'tap'
-import { build } from './helper.ts'
+import { build } from './helpers/app.ts'
 
 // Debian's chromium package (.ci/run installs it); Playwright's own browser
 // download cannot work here.

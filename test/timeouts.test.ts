@@ -1,7 +1,7 @@
 import { connect, type Socket } from 'node:net'
 import t, { type Test } from 'tap'
-import { eventually } from './eventually.ts'
-import { build, services, tcpProxy } from './helper.ts'
+import { build, services, tcpProxy } from './helpers/app.ts'
+import { eventually } from './helpers/eventually.ts'
 
 // Slow and idle clients cannot hold the server's sockets.
 

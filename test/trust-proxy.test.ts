@@ -1,5 +1,5 @@
 import t from 'tap'
-import { build, LOG_LEVELS, logCollector, type Server } from './helper.ts'
+import { build, LOG_LEVELS, logCollector, type Server } from './helpers/app.ts'
 
 // TRUST_PROXY decides whose X-Forwarded-For sets the client address: the
 // rate-limit key and the log's remoteAddress. A client that reaches the server

@@ -1,6 +1,6 @@
 import t from 'tap'
-import { build, RELAXED_TIMEOUTS, type Server } from './helper.ts'
-import { createUser } from './users-fixtures.ts'
+import { build, RELAXED_TIMEOUTS, type Server } from './helpers/app.ts'
+import { createUser } from './helpers/users.ts'
 
 async function read(app: Server, id: number) {
   const res = await app.inject({ method: 'GET', url: `/users/${id}` })

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import t from 'tap'
-import { build, RELAXED_TIMEOUTS } from './helper.ts'
-import { createUser, uniqueUser } from './users-fixtures.ts'
+import { build, RELAXED_TIMEOUTS } from './helpers/app.ts'
+import { createUser, uniqueUser } from './helpers/users.ts'
 
 // The original init.sql's usernames (the second ends in three Cyrillic letters).
 const SEED_USERNAMES = [

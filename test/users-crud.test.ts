@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import t from 'tap'
-import { build, RELAXED_TIMEOUTS } from './helper.ts'
-import { createUser, uniqueUser } from './users-fixtures.ts'
+import { build, RELAXED_TIMEOUTS } from './helpers/app.ts'
+import { createUser, uniqueUser } from './helpers/users.ts'
 
 // One app for the file: every test works on users of its own, so they can share it.
 const app = await build(t, RELAXED_TIMEOUTS)

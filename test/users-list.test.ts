@@ -2,8 +2,8 @@ import { randomUUID } from 'node:crypto'
 import t from 'tap'
 import { MAX_OFFSET } from '../lib/schemas/users.ts'
 import { LIST_ALL, LIST_DEPARTMENT } from '../plugins/app/users.ts'
-import { build, RELAXED_TIMEOUTS, services, withClient } from './helper.ts'
-import { createUser } from './users-fixtures.ts'
+import { build, RELAXED_TIMEOUTS, services, withClient } from './helpers/app.ts'
+import { createUser } from './helpers/users.ts'
 
 // One app for the file: every test works on users of its own, so they can share it.
 const app = await build(t, RELAXED_TIMEOUTS)

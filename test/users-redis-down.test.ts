@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto'
 import type { InjectOptions } from 'fastify'
 import t from 'tap'
-import { eventually } from './eventually.ts'
-import { build, freePort, RELAXED_TIMEOUTS, type Server, services, tcpProxy } from './helper.ts'
-import { createUser, uniqueUser } from './users-fixtures.ts'
+import { build, freePort, RELAXED_TIMEOUTS, type Server, services, tcpProxy } from './helpers/app.ts'
+import { eventually } from './helpers/eventually.ts'
+import { createUser, uniqueUser } from './helpers/users.ts'
 
 // Redis is an optimisation for the user routes, never a dependency.
 

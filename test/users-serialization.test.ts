@@ -1,6 +1,6 @@
 import t, { type Test } from 'tap'
-import { build, RELAXED_TIMEOUTS, services, withClient } from './helper.ts'
-import { createUser } from './users-fixtures.ts'
+import { build, RELAXED_TIMEOUTS, services, withClient } from './helpers/app.ts'
+import { createUser } from './helpers/users.ts'
 
 // Every users route answers through its response schema: a field the schema
 // does not declare never reaches the wire, whatever Postgres or the cache

@@ -1,5 +1,5 @@
 import t from 'tap'
-import { build, freePort } from './helper.ts'
+import { build, freePort } from './helpers/app.ts'
 
 // The original init.sql's users, in its order.
 const SEED_USERS = [

@@ -1,5 +1,5 @@
 import { STATUS_CODES } from 'node:http'
-import { Type } from '@sinclair/typebox'
+import { type Static, Type } from '@sinclair/typebox'
 
 /** Every error body, as Fastify formats it: `{ statusCode, code?, error, message }` (no `code` on a 500). */
 export const ErrorResponse = Type.Object(
@@ -14,6 +14,21 @@ export const ErrorResponse = Type.Object(
   { $id: 'ErrorResponse', title: 'ErrorResponse', description: 'An error, in Fastify’s format' },
 )
 
+type ErrorResponse = Static<typeof ErrorResponse>
+
+/**
+ * The body of every error the service answers: the error handler's, a shed
+ * request's, the metrics port's 404, and the examples of the documentation.
+ */
+export function errorBody(
+  statusCode: number,
+  code: string | undefined,
+  message: string,
+  error = STATUS_CODES[statusCode] ?? 'Error',
+): ErrorResponse {
+  return code === undefined ? { statusCode, error, message } : { statusCode, code, error, message }
+}
+
 const ErrorRef = Type.Ref(ErrorResponse)
 
 type ErrorStatus = 400 | 401 | 404 | 409 | 413 | 414 | 415 | 422 | 429 | 500 | 503 | 507
@@ -27,7 +42,9 @@ interface ErrorDoc {
 // What each error status means, with an example body for the documentation.
 const ERRORS: Record<ErrorStatus, ErrorDoc> = {
   400: {
-    description: 'The request is invalid: the message says which part and why',
+    description:
+      'The request is invalid: the message says which part and why (`FST_ERR_VALIDATION`; a value the database ' +
+      'cannot store: `INVALID_VALUE`)',
     example: ['FST_ERR_VALIDATION', "body must have required property 'key'"],
   },
   401: {
@@ -39,8 +56,10 @@ const ERRORS: Record<ErrorStatus, ErrorDoc> = {
   404: { description: 'Not found', example: ['CACHE_KEY_NOT_FOUND', "Key 'user:1' not found"] },
   409: {
     description:
-      'Conflicts with existing data (`USERNAME_TAKEN`, `EMAIL_TAKEN`), or a request with the same ' +
-      '`Idempotency-Key` is still in progress (`IDEMPOTENCY_KEY_IN_USE`, with `retry-after`)',
+      'Conflicts with existing data: a value that must be unique is taken (`ALREADY_EXISTS`, or a code naming ' +
+      'the field, such as `USERNAME_TAKEN`), or other data still refers to what a delete would remove ' +
+      '(`STILL_REFERENCED`); or a request with the same `Idempotency-Key` is still in progress ' +
+      '(`IDEMPOTENCY_KEY_IN_USE`, with `retry-after`)',
     example: ['USERNAME_TAKEN', "username 'jsilva' is already taken"],
   },
   413: {
@@ -61,7 +80,8 @@ const ERRORS: Record<ErrorStatus, ErrorDoc> = {
   },
   422: {
     description:
-      'The `Idempotency-Key` was used before for a different request (another body, path or method): ' +
+      'The request refers to something that does not exist (`REFERENCE_NOT_FOUND`), or its `Idempotency-Key` ' +
+      'was used before for a different request (another body, path or method: `IDEMPOTENCY_KEY_REUSED`), and ' +
       'a new request needs a new key',
     example: [
       'IDEMPOTENCY_KEY_REUSED',
@@ -121,8 +141,8 @@ export function errorResponses<S extends ErrorStatus>(...statuses: S[]) {
   return Object.fromEntries(
     statuses.map((status) => {
       const { description, example } = ERRORS[status]
-      const [code, message, error = STATUS_CODES[status]] = example
-      const body = { statusCode: status, code, error, message }
+      const [code, message, error] = example
+      const body = errorBody(status, code, message, error)
       const response = {
         description,
         ...(ERROR_HEADERS[status] ? { headers: ERROR_HEADERS[status] } : {}),

@@ -4,25 +4,9 @@ import fp from 'fastify-plugin'
 import type { Result } from 'ioredis'
 import { canonicalJson } from '../../lib/canonical-json.ts'
 import { IdempotencyKeyInUseError, IdempotencyKeyReusedError, IdempotencyUnavailableError } from '../../lib/errors.ts'
+import type { ResumeAttempt } from '../../lib/route-config.ts'
+import { appendRouteHook } from '../../lib/route-hooks.ts'
 import { IDEMPOTENCY_KEY_HEADER, idempotencyKeyOf, REPLAYED_HEADER } from '../../lib/schemas/idempotency.ts'
-
-/**
- * For a retry whose earlier attempt may have written (its replica died, or
- * its answer could not be kept, before the answer was stored): finds what that
- * attempt wrote and sends the answer it would have sent (true), or leaves the
- * handler to run again (false).
- */
-type ResumeAttempt = (request: FastifyRequest, reply: FastifyReply) => Promise<boolean>
-
-declare module 'fastify' {
-  interface FastifyContextConfig {
-    /**
-     * The route honours the Idempotency-Key request header (plugins/app/idempotency.ts);
-     * with `resume`, it recognises what an earlier attempt of the same request wrote.
-     */
-    idempotencyKey?: true | { resume: ResumeAttempt }
-  }
-}
 
 type ClaimOutcome = 'claimed' | 'resumed' | 'held'
 
@@ -119,11 +103,6 @@ function fingerprintOf(request: FastifyRequest): string {
 
 function handlerTimedOut(request: FastifyRequest): boolean {
   return (request.signal.reason as { code?: string } | undefined)?.code === 'FST_ERR_HANDLER_TIMEOUT'
-}
-
-function hooksOf<Hook>(hooks: Hook | Hook[] | undefined): Hook[] {
-  if (hooks === undefined) return []
-  return Array.isArray(hooks) ? [...hooks] : [hooks]
 }
 
 /**
@@ -278,8 +257,8 @@ export default fp(
         leaseMs: route.handlerTimeout + commandTimeoutMs,
         resume: option === true ? undefined : option.resume,
       })
-      route.preHandler = [...hooksOf(route.preHandler), hook]
-      route.onSend = [...hooksOf(route.onSend), storeAnswer]
+      appendRouteHook(route, 'preHandler', hook)
+      appendRouteHook(route, 'onSend', storeAnswer)
     })
   },
   { name: 'idempotency', dependencies: ['redis'], fastify: '5.x' },

@@ -1,6 +1,7 @@
 import createError from '@fastify/error'
 import type { preValidationHookHandler } from 'fastify'
 import fp from 'fastify-plugin'
+import { appendRouteHook } from '../../lib/route-hooks.ts'
 
 export const MAX_JSON_DEPTH = 64
 
@@ -39,8 +40,7 @@ export default fp(
   async function jsonDepthPlugin(fastify) {
     fastify.addHook('onRoute', (route) => {
       if ([route.method].flat().every((method) => method === 'GET' || method === 'HEAD')) return
-      const existing = route.preValidation ?? []
-      route.preValidation = [...(Array.isArray(existing) ? existing : [existing]), checkDepth]
+      appendRouteHook(route, 'preValidation', checkDepth)
     })
   },
   { name: 'json-depth', fastify: '5.x' },

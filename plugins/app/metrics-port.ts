@@ -2,8 +2,9 @@ import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import fp from 'fastify-plugin'
 import type { Config } from '../../lib/config.ts'
+import { errorBody } from '../../lib/schemas/error.ts'
 
-const NOT_FOUND = JSON.stringify({ statusCode: 404, error: 'Not Found', message: 'Only GET /metrics is served here' })
+const NOT_FOUND = JSON.stringify(errorBody(404, undefined, 'Only GET /metrics is served here'))
 
 /**
  * With METRICS_PORT set, /metrics is served by a second, minimal listener on

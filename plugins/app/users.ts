@@ -6,6 +6,7 @@ import {
   UsernameTakenError,
 } from '../../lib/errors.ts'
 import { oncePerTurn } from '../../lib/once-per-turn.ts'
+import type { ConstraintErrors } from '../../lib/postgres-errors.ts'
 import {
   DEFAULT_LIMIT,
   type ListQuery,
@@ -92,19 +93,16 @@ const UPDATE = `
 
 const DELETE = 'DELETE FROM users WHERE id = $1'
 
-const UNIQUE_VIOLATION = '23505'
-
 /**
- * A unique violation becomes a 409 naming the field. The constraint tells which:
- * users_username_key / users_email_key (exact) or users_*_lower_key (ignoring case).
+ * A username or email taken is a 409 naming the field. Each is unique twice:
+ * exactly (sql/001's users_*_key) and ignoring case (sql/003's users_*_lower_key).
  */
-function conflict(err: unknown, user: UserChanges): unknown {
-  const { code, constraint } = err as { code?: string; constraint?: string }
-  if (code !== UNIQUE_VIOLATION) return err
-  if (constraint?.startsWith('users_username_')) return new UsernameTakenError(user.username)
-  if (constraint?.startsWith('users_email_')) return new EmailTakenError(user.email)
-  return err
-}
+const taken = (user: UserChanges): ConstraintErrors => ({
+  users_username_key: () => new UsernameTakenError(user.username),
+  users_username_lower_key: () => new UsernameTakenError(user.username),
+  users_email_key: () => new EmailTakenError(user.email),
+  users_email_lower_key: () => new EmailTakenError(user.email),
+})
 
 // Usernames must be NFC so that two spellings of one name (a precomposed 'é' and
 // 'e' + U+0301) cannot become two users; the value is stored as sent.
@@ -163,9 +161,7 @@ export default fp(
       async create(user) {
         assertNormalized(user.username)
         const values = [user.username, user.email, user.full_name ?? null, user.department ?? null]
-        const { rows } = await db.query<{ user: User }>({ name: 'users-insert', text: INSERT, values }).catch((err) => {
-          throw conflict(err, user)
-        })
+        const { rows } = await db.query<{ user: User }>({ name: 'users-insert', text: INSERT, values }, taken(user))
         const created = rows[0].user
         // A new id has no entry to drop, unless ids were ever reused (a restored
         // database): invalidate anyway, it is one round trip.
@@ -186,9 +182,7 @@ export default fp(
         assertNormalized(changes.username)
         const { username, email, full_name, department } = changes
         const values = [id, JSON.stringify({ username, email, full_name, department })]
-        const { rows } = await db.query<{ user: User }>({ name: 'users-update', text: UPDATE, values }).catch((err) => {
-          throw conflict(err, changes)
-        })
+        const { rows } = await db.query<{ user: User }>({ name: 'users-update', text: UPDATE, values }, taken(changes))
         if (rows.length === 0) return null
         await userCache.invalidate(id)
         return rows[0].user

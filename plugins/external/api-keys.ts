@@ -1,18 +1,14 @@
 import fastifyBearerAuth from '@fastify/bearer-auth'
-import type { FastifySchema, onRequestHookHandler, RouteOptions } from 'fastify'
+import type { FastifySchema, onRequestHookHandler } from 'fastify'
 import fp from 'fastify-plugin'
 import { apiKeys, type Config } from '../../lib/config.ts'
 import { UnauthorizedError } from '../../lib/errors.ts'
+import { appendRouteHook } from '../../lib/route-hooks.ts'
 import { API_KEY_SCHEME } from '../../lib/schemas/security.ts'
 
 /** Whether the route's OpenAPI `security` asks for an API key (lib/schemas/security.ts). */
 function requiresApiKey(schema: FastifySchema | undefined): boolean {
   return schema?.security?.some((requirement) => API_KEY_SCHEME in requirement) ?? false
-}
-
-function hooksOf(hooks: RouteOptions['onRequest']): onRequestHookHandler[] {
-  if (!hooks) return []
-  return Array.isArray(hooks) ? [...hooks] : [hooks as onRequestHookHandler]
 }
 
 /**
@@ -57,7 +53,7 @@ export default fp(
       })
     }
     fastify.addHook('onRoute', (route) => {
-      if (requiresApiKey(route.schema)) route.onRequest = [...hooksOf(route.onRequest), requireApiKey]
+      if (requiresApiKey(route.schema)) appendRouteHook(route, 'onRequest', requireApiKey)
     })
     log.info({ keys: keys.length }, 'writes need an API key')
   },

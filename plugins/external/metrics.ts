@@ -64,7 +64,7 @@ export default fp(
         {
           exposeHeadRoute: false,
           schema: { hide: true },
-          config: { rateLimit: false, requestLog: false, shedLoad: false },
+          config: { endpoint: 'metrics', rateLimit: false, requestLog: false, shedLoad: false },
         },
         async (_request, reply) => reply.type(registry.contentType).send(await registry.metrics()),
       )

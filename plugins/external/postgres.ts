@@ -3,12 +3,17 @@ import fp from 'fastify-plugin'
 import type { QueryConfig, QueryResult, QueryResultRow } from 'pg'
 import type { Config } from '../../lib/config.ts'
 import { postgresPoolOptions } from '../../lib/connections.ts'
-import { DatabaseUnavailableError } from '../../lib/errors.ts'
+import { type ConstraintErrors, isConnectionLost, statementError } from '../../lib/postgres-errors.ts'
 import { withTimeout } from '../../lib/timeout.ts'
 
 interface Database {
-  /** Runs one statement on the pool; failures to reach Postgres become 503 errors. */
-  query<Row extends QueryResultRow>(statement: QueryConfig): Promise<QueryResult<Row>>
+  /**
+   * Runs one statement on the pool. Postgres unavailable: a 503 error; an
+   * integrity error (a unique key taken, a missing or still referenced row, a
+   * value the table refuses): a 4xx, the error `named` gives for its constraint
+   * or a generic one (lib/postgres-errors.ts).
+   */
+  query<Row extends QueryResultRow>(statement: QueryConfig, named?: ConstraintErrors): Promise<QueryResult<Row>>
   /**
    * Runs a statement that only reads, as `query`; when the connection it used
    * was lost (Postgres restarting, or a pooled connection the server closed
@@ -28,27 +33,6 @@ declare module 'fastify' {
   }
 }
 
-// SQLSTATE classes that mean Postgres cannot serve right now, not that the
-// request was wrong: connection (08), resources (53), operator intervention
-// such as shutdown or statement timeout (57), system (58), auth (28), missing
-// database (3D), and a table not created yet because migrations are pending.
-const UNAVAILABLE_SQLSTATE = /^(08|53|57|58|28|3D)|^42P01$/
-
-// The connection broke or could not be made, so the statement did not run (or
-// ran as a read): Postgres is restarting or shutting down (57P01-57P03), the
-// connection failed (08), or the socket did. Not a statement or query timeout:
-// a server too slow for one attempt gets no second.
-const CONNECTION_LOST_SQLSTATE = /^(08|57P0[123])/
-const CONNECTION_LOST_ERRNO = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH'])
-// pg's own errors carry no code, only these messages.
-const CONNECTION_LOST_MESSAGE = /^Connection terminated|not queryable|^timeout exceeded when trying to connect/
-
-function isConnectionLost(err: unknown): boolean {
-  const { code, message } = err as { code?: unknown; message?: unknown }
-  if (typeof code === 'string') return CONNECTION_LOST_SQLSTATE.test(code) || CONNECTION_LOST_ERRNO.has(code)
-  return typeof message === 'string' && CONNECTION_LOST_MESSAGE.test(message)
-}
-
 // How long a read keeps trying to reach Postgres after losing its connection:
 // a restart (`pg_ctl restart -m fast`) refuses connections for a fraction of
 // a second; a Postgres that stays down is a 503 after about this long.
@@ -57,14 +41,6 @@ const FIRST_RETRY_DELAY_MS = 25
 const MAX_RETRY_DELAY_MS = 250
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
-
-function isUnavailable(err: unknown): boolean {
-  const code = (err as { code?: unknown }).code
-  if (typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code)) return UNAVAILABLE_SQLSTATE.test(code)
-  // No SQLSTATE: a socket error (ECONNREFUSED, ENOTFOUND, ...) or one of pg's own
-  // (connection timeout, query timeout, connection terminated).
-  return true
-}
 
 export default fp(
   async function postgresPlugin(fastify, { config }: { config: Config }) {
@@ -82,15 +58,12 @@ export default fp(
     // listener that would crash the process.
     pool.on('error', (err) => log.warn({ err }, 'idle database connection lost'))
 
-    function unavailable(err: unknown): never {
-      if (!isUnavailable(err)) throw err
-      // The error handler logs the 503 with its cause, under the request's id.
-      throw new DatabaseUnavailableError({ cause: err })
-    }
-
     const db: Database = {
-      async query<Row extends QueryResultRow>(statement: QueryConfig) {
-        return pool.query<Row>(statement).catch(unavailable)
+      async query<Row extends QueryResultRow>(statement: QueryConfig, named?: ConstraintErrors) {
+        // The error handler logs a 5xx with its cause, under the request's id.
+        return pool.query<Row>(statement).catch((err) => {
+          throw statementError(err, statement.text, named)
+        })
       },
       async read<Row extends QueryResultRow>(statement: QueryConfig) {
         const deadline = Date.now() + READ_RETRY_MS
@@ -99,7 +72,7 @@ export default fp(
             // pg drops a connection that failed: the next attempt gets a new one.
             return await pool.query<Row>(statement)
           } catch (err) {
-            if (!isConnectionLost(err) || Date.now() + delay >= deadline) unavailable(err)
+            if (!isConnectionLost(err) || Date.now() + delay >= deadline) throw statementError(err, statement.text)
             log.debug({ err, retryInMs: delay }, 'database connection lost during a read, retrying')
             await sleep(delay)
           }

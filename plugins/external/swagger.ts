@@ -2,7 +2,6 @@ import fastifySwagger from '@fastify/swagger'
 import fastifySwaggerUi from '@fastify/swagger-ui'
 import fp from 'fastify-plugin'
 import { packageLicense, packageVersion } from '../../lib/package-info.ts'
-import { RESOURCES } from '../../lib/schemas/resources.ts'
 import { SECURITY_SCHEMES } from '../../lib/schemas/security.ts'
 
 const DESCRIPTION = [
@@ -26,11 +25,28 @@ const DESCRIPTION = [
   '- **Metrics** for Prometheus at `/metrics` (text format, not part of this API document).',
 ].join('\n')
 
+const DOCS_PREFIX = '/docs'
+
 // No public address for the project yet: the contact is the documentation
 // this service serves, at its default address.
 const CONTACT = { name: 'desafio3 maintainers', url: 'http://127.0.0.1:5000/docs' }
 
-type Document = { paths?: Record<string, Record<string, Operation>>; components?: { schemas?: Schemas } }
+declare module 'fastify' {
+  interface FastifyInstance {
+    /**
+     * Declares an OpenAPI tag, a resource's group of operations in /docs, with its
+     * description; returns its name, for the routes' `tags`. In a routes module.
+     */
+    openapiTag(name: string, description: string): string
+  }
+}
+
+type Tag = { name: string; description: string }
+type Document = {
+  paths?: Record<string, Record<string, Operation>>
+  components?: { schemas?: Schemas }
+  tags?: Tag[]
+}
 type Operation = { requestBody?: { content?: Record<string, { schema?: { $ref?: string }; example?: unknown }> } }
 type Schemas = Record<string, { examples?: unknown[] }>
 
@@ -51,10 +67,18 @@ function withBodyExamples<D>(document: D): D {
   return document
 }
 
-/** OpenAPI 3.1, generated from the route schemas; UI at /docs, JSON at /docs/json. */
+/**
+ * OpenAPI 3.1, generated from the route schemas (and the shared ones each
+ * registers, named after their $id); its tags are those the routes modules
+ * declare. UI at /docs, JSON at /docs/json.
+ */
 export default fp(
   async function swaggerPlugin(fastify) {
-    for (const schema of RESOURCES) fastify.addSchema(schema)
+    const tags = new Map<string, string>()
+    fastify.decorate('openapiTag', (name: string, description: string) => {
+      tags.set(name, description)
+      return name
+    })
     await fastify.register(fastifySwagger, {
       openapi: {
         openapi: '3.1.0',
@@ -70,23 +94,22 @@ export default fp(
         servers: [{ url: '/', description: 'This server' }],
         // Swagger UI's Authorize button; the writes declare it (API_KEY_REQUIRED).
         components: { securitySchemes: SECURITY_SCHEMES },
-        tags: [
-          { name: 'info', description: 'About the service' },
-          { name: 'users', description: 'Users stored in PostgreSQL' },
-          { name: 'cache', description: 'A JSON key-value cache in Redis, with expiry' },
-          { name: 'health', description: 'Health of the service and its dependencies' },
-        ],
       },
-      transformObject: (documentObject) =>
-        withBodyExamples(
-          'openapiObject' in documentObject ? documentObject.openapiObject : documentObject.swaggerObject,
-        ),
+      transformObject: (documentObject) => {
+        const document = 'openapiObject' in documentObject ? documentObject.openapiObject : documentObject.swaggerObject
+        ;(document as Document).tags = [...tags].map(([name, description]) => ({ name, description }))
+        return withBodyExamples(document)
+      },
       // Shared schemas become components named after their $id.
       refResolver: {
         buildLocalReference: (json, _baseUri, _fragment, i) => (typeof json.$id === 'string' ? json.$id : `def-${i}`),
       },
     })
-    await fastify.register(fastifySwaggerUi, { routePrefix: '/docs' })
+    // The UI's page is `docs` among the endpoints of GET / (plugins/app/endpoints.ts).
+    fastify.addHook('onRoute', (route) => {
+      if (route.url === DOCS_PREFIX && route.method === 'GET') route.config = { ...route.config, endpoint: 'docs' }
+    })
+    await fastify.register(fastifySwaggerUi, { routePrefix: DOCS_PREFIX })
   },
   { name: 'swagger', fastify: '5.x' },
 )

@@ -1,17 +1,10 @@
-import { STATUS_CODES } from 'node:http'
 import fastifyUnderPressure, { type FastifyUnderPressureOptions } from '@fastify/under-pressure'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import type { Config } from '../../lib/config.ts'
 import { OverloadedError } from '../../lib/errors.ts'
 import { REQUEST_ID_HEADER } from '../../lib/request-id.ts'
-
-declare module 'fastify' {
-  interface FastifyContextConfig {
-    /** false: answered however overloaded the process is (probes, scrapes). */
-    shedLoad?: boolean
-  }
-}
+import { errorBody } from '../../lib/schemas/error.ts'
 
 /**
  * Load shedding with @fastify/under-pressure: while the event loop lags more
@@ -38,7 +31,7 @@ export default fp(
 
     const retryAfter = config.OVERLOAD_RETRY_AFTER_SECONDS
     const error = new OverloadedError(retryAfter)
-    const body = { statusCode: 503, code: error.code, error: STATUS_CODES[503], message: error.message }
+    const body = errorBody(503, error.code, error.message)
     // The first samples measure the start (compiling schemas, connecting): a
     // replica must not shed its first requests for having started. Pressure
     // counts from the second full sample after ready.

@@ -5,8 +5,9 @@
 // app's own route modules, so every request runs the same SQL, the same Redis
 // commands, the same validation and serialization, with the same clients and
 // settings (and the node flags of `npm start`). Left out: request logging,
-// metrics, rate limiting, security headers, request ids, timeouts, the error
-// handler and the OpenAPI document.
+// metrics, rate limiting, security headers, request ids, timeouts and the
+// error handler. (The route table and the OpenAPI document are there: the
+// routes declare into them, at start only.)
 // The app's configuration comes from the environment, as for the app.
 // SAME_WORK_LOGGER=info turns on Fastify's own logger with its default request
 // logging (a line on arrival and one on completion, to stdout), to see what
@@ -15,14 +16,16 @@
 import Fastify from 'fastify'
 import { destination } from 'pino'
 import { loadConfig } from '../../lib/config.ts'
-import { RESOURCES } from '../../lib/schemas/resources.ts'
+import { ErrorResponse } from '../../lib/schemas/error.ts'
 import cacheStorePlugin from '../../plugins/app/cache-store.ts'
+import endpointsPlugin from '../../plugins/app/endpoints.ts'
 import healthPlugin from '../../plugins/app/health.ts'
 import migrationsPlugin from '../../plugins/app/migrations.ts'
 import userCachePlugin from '../../plugins/app/user-cache.ts'
 import usersPlugin from '../../plugins/app/users.ts'
 import postgresPlugin from '../../plugins/external/postgres.ts'
 import redisPlugin from '../../plugins/external/redis.ts'
+import swaggerPlugin from '../../plugins/external/swagger.ts'
 import cacheRoutes from '../../routes/cache.ts'
 import healthRoutes from '../../routes/health.ts'
 import rootRoutes from '../../routes/root.ts'
@@ -33,7 +36,10 @@ const [port] = process.argv.slice(2)
 const config = loadConfig({ ...process.env, MIGRATE_ON_START: 'false' })
 const logLevel = process.env.SAME_WORK_LOGGER
 const app = Fastify(logLevel ? { logger: { level: logLevel, stream: destination({ dest: 1, sync: false }) } } : {})
-for (const schema of RESOURCES) app.addSchema(schema)
+// The route table and the document: work at start only, no hook on a request.
+await app.register(endpointsPlugin)
+await app.register(swaggerPlugin)
+app.addSchema(ErrorResponse)
 await app.register(postgresPlugin, { config })
 await app.register(migrationsPlugin, { config })
 await app.register(redisPlugin, { config })

@@ -6,8 +6,8 @@ import { execFileSync } from 'node:child_process'
 import { setTimeout as sleep } from 'node:timers/promises'
 import pg from 'pg'
 import { GenericContainer, Wait } from 'testcontainers'
-import { POSTGRES_IMAGE, REDIS_IMAGE } from '../../test/containers.ts'
-import { freePort } from '../../test/ports.ts'
+import { POSTGRES_IMAGE, REDIS_IMAGE } from '../../test/helpers/containers.ts'
+import { freePort } from '../../test/helpers/ports.ts'
 
 export interface Services {
   /** The Postgres server (its `postgres` database). */

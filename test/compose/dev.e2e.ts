@@ -20,8 +20,8 @@ import { after } from 'node:test'
 import { fileURLToPath } from 'node:url'
 import { Redis } from 'ioredis'
 import pg from 'pg'
-import { eventually } from '../eventually.ts'
-import { freePort } from '../ports.ts'
+import { eventually } from '../helpers/eventually.ts'
+import { freePort } from '../helpers/ports.ts'
 import {
   COMPOSE,
   connectTo,

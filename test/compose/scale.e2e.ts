@@ -23,8 +23,8 @@ import { cpus, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after } from 'node:test'
 import { ConfigSchema } from '../../lib/config.ts'
-import { eventually } from '../eventually.ts'
-import { freePort } from '../ports.ts'
+import { eventually } from '../helpers/eventually.ts'
+import { freePort } from '../helpers/ports.ts'
 import {
   closedLoop,
   isAnswer,

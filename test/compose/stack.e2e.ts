@@ -21,7 +21,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after } from 'node:test'
 import { ConfigSchema } from '../../lib/config.ts'
-import { eventually } from '../eventually.ts'
+import { eventually } from '../helpers/eventually.ts'
 import { fillCache } from './cache-fill.ts'
 import { closedLoop } from './load.ts'
 import {

@@ -40,10 +40,10 @@ import type {
 import t, { type Test } from 'tap'
 import ts from 'typescript'
 import { parseAllDocuments } from 'yaml'
-import { ConfigSchema, loadConfig } from '../lib/config.ts'
-import { buildServer } from '../src/build.ts'
+import { ConfigSchema, loadConfig } from '../../lib/config.ts'
+import { buildServer } from '../../src/build.ts'
 
-const ROOT = fileURLToPath(new URL('../', import.meta.url))
+const ROOT = fileURLToPath(new URL('../../', import.meta.url))
 const KUBERNETES = join(ROOT, 'deploy/kubernetes')
 const FOLDERS = ['base', 'trial'] as const
 type Folder = (typeof FOLDERS)[number]

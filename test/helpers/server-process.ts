@@ -1,6 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process'
 import type { Test } from 'tap'
-import { freePort, services } from './helper.ts'
+import { freePort, services } from './app.ts'
 
 export interface RunningServer {
   process: ChildProcess

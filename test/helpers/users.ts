@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto'
-import type { Server } from './helper.ts'
+import type { Server } from './app.ts'
 
 /** A username and email no other test uses. */
 export function uniqueUser(label = 'user') {

@@ -9,11 +9,11 @@ import { join } from 'node:path'
 import { promisify } from 'node:util'
 import t from 'tap'
 import { parse } from 'yaml'
-import { ConfigSchema } from '../lib/config.ts'
+import { ConfigSchema } from '../../lib/config.ts'
 
 const exec = promisify(execFile)
-const PROJECT_DIR = new URL('..', import.meta.url).pathname
-const read = (name: string) => readFileSync(new URL(`../${name}`, import.meta.url), 'utf8')
+const PROJECT_DIR = new URL('../..', import.meta.url).pathname
+const read = (name: string) => readFileSync(new URL(`../../${name}`, import.meta.url), 'utf8')
 
 const FILES = ['compose.yaml', 'compose.scale.yaml', 'compose.dev.yaml'] as const
 type File = (typeof FILES)[number]
@@ -264,7 +264,7 @@ t.test(".env.example's values are the compose files' defaults; its comments give
 t.test('every compose variable is documented (README.md or docs/)', async (t) => {
   const docs = [
     read('README.md'),
-    ...readdirSync(new URL('../docs', import.meta.url))
+    ...readdirSync(new URL('../../docs', import.meta.url))
       .filter((name) => name.endsWith('.md'))
       .map((name) => read(`docs/${name}`)),
   ].join('\n')
@@ -298,8 +298,8 @@ t.test('secrets: each service mounts the ones it reads; no password on a command
     },
     'the scaled stack: the same, and the certificate',
   )
-  for (const name of readdirSync(new URL('../deploy/compose/no-secrets', import.meta.url))) {
-    t.equal(statSync(new URL(`../deploy/compose/no-secrets/${name}`, import.meta.url)).size, 0, `${name}: empty`)
+  for (const name of readdirSync(new URL('../../deploy/compose/no-secrets', import.meta.url))) {
+    t.equal(statSync(new URL(`../../deploy/compose/no-secrets/${name}`, import.meta.url)).size, 0, `${name}: empty`)
   }
   for (const name of ['POSTGRES_PASSWORD', 'POSTGRES_PASSWORD_FILE']) {
     t.ok(name in (stack.services.db.environment ?? {}), `db: ${name}`)

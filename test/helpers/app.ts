@@ -3,8 +3,8 @@ import { connect, createServer, type Socket } from 'node:net'
 import { Writable } from 'node:stream'
 import pg from 'pg'
 import tap, { type Test } from 'tap'
-import { type Config, loadConfig } from '../lib/config.ts'
-import { buildServer } from '../src/build.ts'
+import { type Config, loadConfig } from '../../lib/config.ts'
+import { buildServer } from '../../src/build.ts'
 
 export { freePort } from './ports.ts'
 

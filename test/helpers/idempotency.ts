@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto'
-import { type Server, services, withClient } from './helper.ts'
+import { type Server, services, withClient } from './app.ts'
 
 /** A new Idempotency-Key field, in the draft's form: a quoted string. */
 export const newKey = () => `"${randomUUID()}"`
