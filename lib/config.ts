@@ -6,7 +6,6 @@ import { envSchema } from 'env-schema'
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const
 
 const Port = (defaultPort: number) => Type.Integer({ minimum: 1, maximum: 65535, default: defaultPort })
-const Milliseconds = (defaultMs: number) => Type.Integer({ minimum: 1, maximum: 600_000, default: defaultMs })
 
 /** `X_FILE`: the file X is read from, as the official postgres image reads POSTGRES_PASSWORD_FILE. */
 const SecretFile = (variable: string) =>
@@ -19,8 +18,15 @@ const SecretFile = (variable: string) =>
 const FROM_FILE = ['POSTGRES_PASSWORD', 'REDIS_PASSWORD', 'API_KEYS'] as const
 
 /** Never echoed in an error message. */
-const SECRET = new Set(['POSTGRES_PASSWORD', 'REDIS_PASSWORD', 'API_KEYS', 'DATABASE_URL', 'REDIS_URL'])
+const SECRET = new Set(['POSTGRES_PASSWORD', 'REDIS_PASSWORD', 'API_KEYS'])
 
+/**
+ * The settings: what differs between one deployment and another, each an
+ * environment variable (docs/configuration.md). Where Postgres and Redis are
+ * is said one way, in parts (POSTGRES_HOST, POSTGRES_PORT, ...): the names the
+ * official postgres image reads, so Compose and Kubernetes pass the same
+ * values to both, and a password with any character needs no URL encoding.
+ */
 export const ConfigSchema = Type.Object({
   PORT: Port(5000),
   HOST: Type.String({ minLength: 1, default: '0.0.0.0' }),
@@ -31,46 +37,14 @@ export const ConfigSchema = Type.Object({
   POSTGRES_DB: Type.String({ minLength: 1, default: 'desafio3' }),
   POSTGRES_USER: Type.String({ minLength: 1, default: 'postgres' }),
   POSTGRES_PASSWORD: Type.Optional(Type.String()),
-  DATABASE_URL: Type.Optional(Type.String({ pattern: '^postgres(ql)?://' })),
+  POSTGRES_PASSWORD_FILE: SecretFile('POSTGRES_PASSWORD'),
   DB_POOL_MAX: Type.Integer({ minimum: 1, maximum: 100, default: 10 }),
-  DB_CONNECT_TIMEOUT_MS: Milliseconds(1000),
-  DB_STATEMENT_TIMEOUT_MS: Milliseconds(1000),
-  DB_IDLE_TIMEOUT_MS: Milliseconds(30_000),
-  MIGRATE_ON_START: Type.Boolean({ default: true }),
 
   REDIS_HOST: Type.String({ minLength: 1, default: 'localhost' }),
   REDIS_PORT: Port(6379),
   REDIS_PASSWORD: Type.Optional(Type.String()),
-  REDIS_URL: Type.Optional(Type.String({ pattern: '^rediss?://' })),
-  REDIS_KEY_PREFIX: Type.String({ minLength: 1, maxLength: 64, default: 'desafio3:' }),
-  REDIS_COMMAND_TIMEOUT_MS: Milliseconds(1000),
-  USERS_CACHE_TTL_SECONDS: Type.Integer({ minimum: 1, maximum: 3600, default: 30 }),
-
-  BODY_LIMIT: Type.Integer({ minimum: 1024, maximum: 100 * 1024 * 1024, default: 1024 * 1024 }),
-  CACHE_MAX_VALUE_BYTES: Type.Integer({
-    minimum: 1,
-    maximum: 100 * 1024 * 1024,
-    default: 64 * 1024,
-    description: 'Largest value POST /cache stores, in bytes of its JSON (larger: 413)',
-  }),
-  // Requests per window per client address; 0 turns rate limiting off.
-  RATE_LIMIT_MAX: Type.Integer({ minimum: 0, maximum: 1_000_000, default: 300 }),
-  RATE_LIMIT_WINDOW_MS: Type.Integer({ minimum: 1, maximum: 24 * 3600 * 1000, default: 60_000 }),
-  // How long a request waits for its count before the limiter fails open.
-  RATE_LIMIT_STORE_TIMEOUT_MS: Milliseconds(250),
-  HTTP_HEADERS_TIMEOUT_MS: Milliseconds(10_000),
-  HTTP_REQUEST_TIMEOUT_MS: Milliseconds(30_000),
-  HTTP_KEEP_ALIVE_TIMEOUT_MS: Milliseconds(10_000),
-  HTTP_HANDLER_TIMEOUT_MS: Milliseconds(5_000),
-  CORS_ORIGINS: Type.String({
-    default: '',
-    pattern: '^(\\*|(https?://[^,\\s]+)(,https?://[^,\\s]+)*)?$',
-    description: 'Comma-separated origins allowed by CORS, or * for any; empty disables CORS',
-  }),
-  SHUTDOWN_TIMEOUT_MS: Milliseconds(8000),
-
-  POSTGRES_PASSWORD_FILE: SecretFile('POSTGRES_PASSWORD'),
   REDIS_PASSWORD_FILE: SecretFile('REDIS_PASSWORD'),
+
   API_KEYS: Type.String({
     default: '',
     description:
@@ -78,6 +52,19 @@ export const ConfigSchema = Type.Object({
       'A-Z a-z 0-9 - . _ ~ + /. Writes then need `Authorization: Bearer <key>`. Empty: writes are open to anyone',
   }),
   API_KEYS_FILE: SecretFile('API_KEYS'),
+  // Requests per RATE_LIMIT_WINDOW_MS per client address; 0 turns rate limiting off.
+  RATE_LIMIT_MAX: Type.Integer({ minimum: 0, maximum: 1_000_000, default: 300 }),
+  CORS_ORIGINS: Type.String({
+    default: '',
+    pattern: '^(\\*|(https?://[^,\\s]+)(,https?://[^,\\s]+)*)?$',
+    description: 'Comma-separated origins allowed by CORS, or * for any; empty disables CORS',
+  }),
+  TRUST_PROXY: Type.String({
+    default: 'false',
+    description:
+      'Which peers may set the client address through X-Forwarded-For (Fastify trustProxy): false, true (any), ' +
+      'a hop count, or a comma-separated list of addresses and CIDR ranges (also loopback, linklocal, uniquelocal)',
+  }),
   METRICS_PORT: Type.Integer({
     minimum: 0,
     maximum: 65535,
@@ -86,41 +73,79 @@ export const ConfigSchema = Type.Object({
       'Port of a second listener (on HOST) that serves only /metrics, which the public port then answers with 404; ' +
       '0: /metrics is served on PORT',
   }),
-  TRUST_PROXY: Type.String({
-    default: 'false',
-    description:
-      'Which peers may set the client address through X-Forwarded-For (Fastify trustProxy): false, true (any), ' +
-      'a hop count, or a comma-separated list of addresses and CIDR ranges (also loopback, linklocal, uniquelocal)',
-  }),
-  OVERLOAD_MAX_EVENT_LOOP_DELAY_MS: Type.Integer({
-    minimum: 0,
-    maximum: 60_000,
-    default: 200,
-    description:
-      'Shed load (503 + Retry-After) while the mean event-loop delay of the last sample exceeds this; 0 turns it off',
-  }),
-  OVERLOAD_MAX_EVENT_LOOP_UTILIZATION: Type.Number({
-    minimum: 0,
-    maximum: 1,
-    default: 0,
-    description:
-      'Shed load while the event loop was busy more than this fraction (0 to 1) of the last sample; 0 turns it off',
-  }),
-  OVERLOAD_SAMPLE_INTERVAL_MS: Type.Integer({
-    minimum: 10,
-    maximum: 60_000,
-    default: 1000,
-    description: 'How often the event-loop delay and utilisation are sampled for load shedding',
-  }),
-  OVERLOAD_RETRY_AFTER_SECONDS: Type.Integer({
-    minimum: 1,
-    maximum: 3600,
-    default: 2,
-    description: 'The Retry-After of a shed request, in seconds',
-  }),
 })
 
-export type Config = Static<typeof ConfigSchema>
+/**
+ * The constants: bounds and sizes the same in every deployment, each with why
+ * it is this value. Not read from the environment; a test passes its own to
+ * `loadConfig` (shorter bounds, a key prefix of its own).
+ */
+export const TUNING = {
+  // Postgres answers a connect in milliseconds on any network a stack runs on;
+  // a second without an answer means it is not there, and the request is a 503.
+  DB_CONNECT_TIMEOUT_MS: 1000,
+  // The slowest statement of the API (a page of 100 at 10 million rows) takes
+  // under 5 ms: a second is a hung or starved server, not a slow query.
+  DB_STATEMENT_TIMEOUT_MS: 1000,
+  // Idle pooled connections close after this, so a quiet replica holds none of
+  // Postgres's max_connections for long.
+  DB_IDLE_TIMEOUT_MS: 30_000,
+  // Every instance applies pending migrations as it starts, one at a time under
+  // an advisory lock (a slow one goes on in the background): starting a new
+  // version is the whole deploy. `npm run migrate` applies them ahead of it.
+  MIGRATE_ON_START: true,
+  // Every key of the app's, so it can share a Redis with others (and a test
+  // with other tests).
+  REDIS_KEY_PREFIX: 'desafio3:',
+  // Redis answers in well under a millisecond; a second is a Redis that is gone.
+  REDIS_COMMAND_TIMEOUT_MS: 1000,
+  // How stale a cached user may be when a write bypassed this service (a write
+  // through it drops the entry at once).
+  USERS_CACHE_TTL_SECONDS: 30,
+  // The largest body Fastify reads: far above any valid request of the API
+  // (the largest, a cached value, is at most CACHE_MAX_VALUE_BYTES).
+  BODY_LIMIT: 1024 * 1024,
+  // The largest value POST /cache stores (its JSON; larger: 413), so one
+  // client cannot fill Redis's maxmemory with a few writes.
+  CACHE_MAX_VALUE_BYTES: 64 * 1024,
+  // RATE_LIMIT_MAX counts per minute: the unit rate limits are read in.
+  RATE_LIMIT_WINDOW_MS: 60_000,
+  // How long a request waits for its count before the limiter fails open: a
+  // fraction of a request's time, so a slow Redis never slows every request.
+  RATE_LIMIT_STORE_TIMEOUT_MS: 250,
+  // A client gets 10 s to send its headers and 30 s for the whole request, so a
+  // slow client cannot hold a connection open (slowloris).
+  HTTP_HEADERS_TIMEOUT_MS: 10_000,
+  HTTP_REQUEST_TIMEOUT_MS: 30_000,
+  // An idle keep-alive connection closes after 10 s: a client (or the load
+  // balancer) reuses it between requests, and idle clients hold few sockets.
+  HTTP_KEEP_ALIVE_TIMEOUT_MS: 10_000,
+  // A handler answers within 5 s (every dependency has a 1 s bound, and a read
+  // may retry for 1 s), else a 503: no request hangs.
+  HTTP_HANDLER_TIMEOUT_MS: 5_000,
+  // After SIGTERM, requests in flight finish within 8 s (their handlers' 5 s
+  // and the drain): inside `docker stop`'s 10 s, and the Kubernetes grace
+  // period of 20 s less its 5 s preStop (deploy/kubernetes/base/deployment.yaml).
+  SHUTDOWN_TIMEOUT_MS: 8000,
+  // Load shedding (503 + Retry-After 2 s) while the event loop's mean delay over
+  // the last 1 s sample exceeds 200 ms: a process that far behind answers
+  // nothing in time. Utilisation is not used (0): a busy loop is not a late one.
+  OVERLOAD_MAX_EVENT_LOOP_DELAY_MS: 200,
+  OVERLOAD_MAX_EVENT_LOOP_UTILIZATION: 0,
+  OVERLOAD_SAMPLE_INTERVAL_MS: 1000,
+  OVERLOAD_RETRY_AFTER_SECONDS: 2,
+}
+
+export type Tuning = { [K in keyof typeof TUNING]: (typeof TUNING)[K] }
+
+/** Variables earlier versions read that are gone: set, they would be silently ignored. */
+const RETIRED: Record<string, string> = {
+  DATABASE_URL: 'set POSTGRES_HOST, POSTGRES_PORT, POSTGRES_DB, POSTGRES_USER and POSTGRES_PASSWORD instead',
+  REDIS_URL: 'set REDIS_HOST, REDIS_PORT and REDIS_PASSWORD instead',
+  ...Object.fromEntries(Object.keys(TUNING).map((name) => [name, 'it is a constant now (docs/configuration.md)'])),
+}
+
+export type Config = Static<typeof ConfigSchema> & Tuning
 
 export class ConfigError extends Error {
   override name = 'ConfigError'
@@ -241,7 +266,16 @@ function checkPorts(config: Config): string[] {
  * `REDIS_PASSWORD=` in a compose file means "no password", not "". A variable
  * X of FROM_FILE can come from the file that X_FILE names instead.
  */
-export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+export function loadConfig(
+  env: Record<string, string | undefined> = process.env,
+  tuning: Partial<Tuning> = {},
+): Config {
+  const retired = Object.keys(RETIRED).filter((name) => env[name] !== undefined && env[name] !== '')
+  if (retired.length > 0) {
+    throw new ConfigError(
+      `Invalid configuration: ${retired.map((name) => `${name} is no longer read: ${RETIRED[name]}`).join('; ')}`,
+    )
+  }
   const known: Record<string, string | undefined> = Object.fromEntries(
     Object.keys(ConfigSchema.properties)
       .filter((name) => env[name] !== undefined && env[name] !== '')
@@ -251,7 +285,13 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   if (fileProblems.length > 0) throw new ConfigError(`Invalid configuration: ${fileProblems.join('; ')}`)
   let config: Config
   try {
-    config = envSchema<Config>({ schema: ConfigSchema, data: known, dotenv: false, env: false })
+    const settings = envSchema<Static<typeof ConfigSchema>>({
+      schema: ConfigSchema,
+      data: known,
+      dotenv: false,
+      env: false,
+    })
+    config = { ...settings, ...TUNING, ...tuning }
   } catch (err) {
     const errors = (err as { errors?: AjvError[] }).errors ?? []
     const details = errors.map((error) => describe(error, env)).join('; ')

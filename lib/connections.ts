@@ -2,18 +2,17 @@ import type { RedisOptions } from 'ioredis'
 import type { ClientConfig, PoolConfig } from 'pg'
 import type { Config } from './config.ts'
 
-/** How to reach Postgres: DATABASE_URL when set, else the POSTGRES_* variables. */
+/** How to reach Postgres: the POSTGRES_* settings. */
 export function postgresConnection(config: Config): ClientConfig {
-  const connection: ClientConfig = config.DATABASE_URL
-    ? { connectionString: config.DATABASE_URL }
-    : {
-        host: config.POSTGRES_HOST,
-        port: config.POSTGRES_PORT,
-        database: config.POSTGRES_DB,
-        user: config.POSTGRES_USER,
-        password: config.POSTGRES_PASSWORD,
-      }
-  return { ...connection, connectionTimeoutMillis: config.DB_CONNECT_TIMEOUT_MS, application_name: 'desafio3-web' }
+  return {
+    host: config.POSTGRES_HOST,
+    port: config.POSTGRES_PORT,
+    database: config.POSTGRES_DB,
+    user: config.POSTGRES_USER,
+    password: config.POSTGRES_PASSWORD,
+    connectionTimeoutMillis: config.DB_CONNECT_TIMEOUT_MS,
+    application_name: 'desafio3-web',
+  }
 }
 
 /** The request pool: its size and every bound on waiting for Postgres. */
@@ -39,10 +38,12 @@ export function postgresPoolOptions(config: Config): PoolConfig {
 
 const MAX_RECONNECT_DELAY_MS = 2000
 
-/** How to reach Redis, and how the client behaves when it cannot: REDIS_URL when set, else the REDIS_* variables. */
-export function redisClientOptions(config: Config): { url?: string; options: RedisOptions } {
-  const options: RedisOptions = {
-    ...(config.REDIS_URL ? {} : { host: config.REDIS_HOST, port: config.REDIS_PORT, password: config.REDIS_PASSWORD }),
+/** How to reach Redis (the REDIS_* settings), and how the client behaves when it cannot. */
+export function redisClientOptions(config: Config): RedisOptions {
+  return {
+    host: config.REDIS_HOST,
+    port: config.REDIS_PORT,
+    password: config.REDIS_PASSWORD,
     keyPrefix: config.REDIS_KEY_PREFIX,
     connectionName: 'desafio3-web',
     // Fail fast while disconnected instead of queueing requests in memory.
@@ -56,5 +57,4 @@ export function redisClientOptions(config: Config): { url?: string; options: Red
     // Reconnect forever, with a bounded delay, so the service heals by itself.
     retryStrategy: (attempt: number) => Math.min(attempt * 100, MAX_RECONNECT_DELAY_MS),
   }
-  return { url: config.REDIS_URL, options }
 }

@@ -33,7 +33,7 @@ import { type Client, type Endpoint, load, type Result } from './bench/load.ts'
 import { memory, type Started, startProcess, stopProcess } from './bench/processes.ts'
 import { attribute, BUCKETS } from './bench/profile.ts'
 import { markdownTable, writePart } from './bench/report.ts'
-import { type Services, services, sql } from './bench/services.ts'
+import { postgresSettings, redisSettings, type Services, services, sql } from './bench/services.ts'
 
 const { values: options } = parseArgs({
   options: {
@@ -54,6 +54,7 @@ const { values: options } = parseArgs({
 // this bench: `cd ../old && node ../desafio3/scripts/bench.ts`).
 const SAME_WORK = fileURLToPath(new URL('bench/same-work.ts', import.meta.url))
 const CONSTANT_BODY = fileURLToPath(new URL('bench/constant-body.ts', import.meta.url))
+const APP_WITH = fileURLToPath(new URL('bench/app-with.ts', import.meta.url))
 // The app runs as `npm start` runs it (node's flags included), minus npm.
 const START_ARGS: string[] = JSON.parse(readFileSync('package.json', 'utf8')).scripts.start.split(' ').slice(1)
 // The same-work ceiling runs with the same flags (heap sizes): the same garbage collector settings.
@@ -98,11 +99,9 @@ function appEnvironment(backends: Services, port: number, overrides: NodeJS.Proc
     LOG_LEVEL: 'info',
     PORT: String(port),
     HOST: '127.0.0.1',
-    DATABASE_URL: backends.databaseUrl,
-    REDIS_URL: backends.redisUrl,
-    REDIS_KEY_PREFIX: 'bench:',
+    ...postgresSettings(backends.databaseUrl),
+    ...redisSettings(backends.redisUrl),
     RATE_LIMIT_MAX: '1000000',
-    RATE_LIMIT_WINDOW_MS: '10000',
     ...overrides,
   }
 }
@@ -111,9 +110,18 @@ interface Server extends Started {
   url: (endpoint: Endpoint) => string
 }
 
-async function startApp(backends: Services, overrides: NodeJS.ProcessEnv = {}, nodeFlags: string[] = []) {
+/** The app as `npm start` runs it; with `keyPrefix`, through bench/app-with.ts under that Redis key prefix. */
+async function startApp(
+  backends: Services,
+  overrides: NodeJS.ProcessEnv = {},
+  nodeFlags: string[] = [],
+  keyPrefix?: string,
+) {
   const port = await freePort()
-  const started = await startProcess([...nodeFlags, ...START_ARGS], appEnvironment(backends, port, overrides), port)
+  const args = keyPrefix
+    ? [...NODE_FLAGS, APP_WITH, JSON.stringify({ REDIS_KEY_PREFIX: keyPrefix })]
+    : [...nodeFlags, ...START_ARGS]
+  const started = await startProcess(args, appEnvironment(backends, port, overrides), port)
   const base = `http://127.0.0.1:${port}`
   await fetch(`${base}/cache`, {
     method: 'POST',
@@ -461,8 +469,8 @@ async function usersToWrite(databaseUrl: string, seconds: number): Promise<numbe
 async function dataScale(backends: Services, rows: number) {
   const big = { ...backends, databaseUrl: await bigTable(backends.serverUrl, rows, log) }
   const tables = [
-    { label: '10', backends, app: await startApp(backends, { REDIS_KEY_PREFIX: 'bench:small:' }) },
-    { label: rows.toLocaleString('en'), backends: big, app: await startApp(big, { REDIS_KEY_PREFIX: 'bench:big:' }) },
+    { label: '10', backends, app: await startApp(backends, {}, [], 'bench:small:') },
+    { label: rows.toLocaleString('en'), backends: big, app: await startApp(big, {}, [], 'bench:big:') },
   ]
   log('apps up, on the 10-row table and on the big one')
   const lastIds = await Promise.all(

@@ -1,13 +1,13 @@
 import { randomUUID } from 'node:crypto'
 import type { InjectOptions } from 'fastify'
 import t from 'tap'
-import { build, RELAXED_TIMEOUTS, type Server } from './helpers/app.ts'
+import { build, type Server } from './helpers/app.ts'
 import { idempotencyRecords, newKey, newPrefix, usersNamed } from './helpers/idempotency.ts'
 import { uniqueUser } from './helpers/users.ts'
 
 const prefix = newPrefix()
 // One app for the file: every test uses keys and users of its own.
-const app = await build(t, { ...RELAXED_TIMEOUTS, REDIS_KEY_PREFIX: prefix })
+const app = await build(t, { REDIS_KEY_PREFIX: prefix })
 
 function post(server: Server, url: string, payload: unknown, key?: string, headers: Record<string, string> = {}) {
   return server.inject({
@@ -184,7 +184,7 @@ t.test('a key that is not a valid one is a 400 that names the header, and runs n
 })
 
 t.test('a key of two replicas: concurrent requests run the write once; the others wait or replay', async (t) => {
-  const [one, two] = [app, await build(t, { ...RELAXED_TIMEOUTS, REDIS_KEY_PREFIX: prefix })]
+  const [one, two] = [app, await build(t, { REDIS_KEY_PREFIX: prefix })]
   const seen = { waited: 0, replayed: 0 }
   for (let round = 0; round < 10; round++) {
     const key = newKey()
@@ -214,7 +214,7 @@ t.test('a key of two replicas: concurrent requests run the write once; the other
 
 t.test('with API keys, keys are per API key: one caller can neither replay nor block another’s', async (t) => {
   const [keyA, keyB] = ['caller-a-0123456789abcdef', 'caller-b-0123456789abcdef']
-  const secured = await build(t, { ...RELAXED_TIMEOUTS, API_KEYS: `${keyA},${keyB}` })
+  const secured = await build(t, { API_KEYS: `${keyA},${keyB}` })
   const as = (apiKey: string) => ({ authorization: `Bearer ${apiKey}` })
   const write = { key: `per-caller-${randomUUID()}`, value: 'a' }
 

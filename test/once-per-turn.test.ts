@@ -2,7 +2,7 @@ import { setImmediate as nextTurn } from 'node:timers/promises'
 import t from 'tap'
 import { oncePerTurn } from '../lib/once-per-turn.ts'
 import { serializedOnce } from '../lib/serialized-once.ts'
-import { build, RELAXED_TIMEOUTS } from './helpers/app.ts'
+import { build } from './helpers/app.ts'
 import { createUser } from './helpers/users.ts'
 
 t.test('calls made in one turn of the event loop share one load per distinct key', async (t) => {
@@ -35,7 +35,7 @@ t.test('a load starts only after every call it answers was made; a failure reach
 })
 
 t.test('GET /users asked for together share a statement, and each sees the writes made before it', async (t) => {
-  const app = await build(t, RELAXED_TIMEOUTS)
+  const app = await build(t)
   const department = `Turn ${Date.now()}`
   const pages = await Promise.all(
     Array.from({ length: 10 }, () =>

@@ -1,5 +1,5 @@
 import t from 'tap'
-import { build, RELAXED_TIMEOUTS, type Server } from './helpers/app.ts'
+import { build, type Server } from './helpers/app.ts'
 import { createUser } from './helpers/users.ts'
 
 async function read(app: Server, id: number) {
@@ -10,7 +10,7 @@ async function read(app: Server, id: number) {
 const SELECT_USER = 'SELECT row_to_json(users)::text AS user FROM users WHERE id = $1'
 
 // One app for most tests: each works on users of its own.
-const app = await build(t, RELAXED_TIMEOUTS)
+const app = await build(t)
 
 t.test('GET /users/:id: a miss reads Postgres and fills the cache, the next read is a hit', async (t) => {
   const user = await createUser(app, { full_name: 'Cached Person' })
@@ -25,7 +25,7 @@ t.test('GET /users/:id: a miss reads Postgres and fills the cache, the next read
 })
 
 t.test('USERS_CACHE_TTL_SECONDS sets how long an entry lives', async (t) => {
-  const shortLived = await build(t, { ...RELAXED_TIMEOUTS, USERS_CACHE_TTL_SECONDS: '1' })
+  const shortLived = await build(t, { USERS_CACHE_TTL_SECONDS: '1' })
   const user = await createUser(shortLived)
   t.equal((await read(shortLived, user.id)).cache, 'miss')
   t.equal((await read(shortLived, user.id)).cache, 'hit')

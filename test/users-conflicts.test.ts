@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import t from 'tap'
-import { build, RELAXED_TIMEOUTS } from './helpers/app.ts'
+import { build } from './helpers/app.ts'
 import { createUser, uniqueUser } from './helpers/users.ts'
 
 // The original init.sql's usernames (the second ends in three Cyrillic letters).
@@ -18,7 +18,7 @@ const SEED_USERNAMES = [
 ]
 
 // One app for the file: every test works on users of its own, so they can share it.
-const app = await build(t, RELAXED_TIMEOUTS)
+const app = await build(t)
 
 t.test('every seed username is valid: posting one again is a 409, not a 400', async (t) => {
   for (const username of SEED_USERNAMES) {

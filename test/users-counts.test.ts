@@ -3,14 +3,14 @@ import { randomUUID } from 'node:crypto'
 import fc from 'fast-check'
 import pg from 'pg'
 import t from 'tap'
-import { build, RELAXED_TIMEOUTS, services, withClient } from './helpers/app.ts'
+import { build, services, withClient } from './helpers/app.ts'
 import { createUser, uniqueUser } from './helpers/users.ts'
 
 // `total` comes from counts the triggers of sql/004 keep, never from count(*):
 // after any mix of writes, concurrent ones included, it must equal count(*).
 
 // Many requests from one client: no rate limit.
-const app = await build(t, { ...RELAXED_TIMEOUTS, RATE_LIMIT_MAX: '0' })
+const app = await build(t, { RATE_LIMIT_MAX: '0' })
 const { databaseUrl } = await services()
 
 /** count(*) of every user and of each department, and what GET /users says for each. */

@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto'
 import t from 'tap'
-import { build, RELAXED_TIMEOUTS } from './helpers/app.ts'
+import { build } from './helpers/app.ts'
 import { createUser, uniqueUser } from './helpers/users.ts'
 
 // One app for the file: every test works on users of its own, so they can share it.
-const app = await build(t, RELAXED_TIMEOUTS)
+const app = await build(t)
 
 t.test('POST /users creates a user: 201, the row, and a Location that reads it back', async (t) => {
   const fields = { ...uniqueUser('nina'), full_name: 'Nina Souza', department: 'QA' }

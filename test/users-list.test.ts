@@ -2,11 +2,11 @@ import { randomUUID } from 'node:crypto'
 import t from 'tap'
 import { MAX_OFFSET } from '../lib/schemas/users.ts'
 import { LIST_ALL, LIST_DEPARTMENT } from '../plugins/app/users.ts'
-import { build, RELAXED_TIMEOUTS, services, withClient } from './helpers/app.ts'
+import { build, services, withClient } from './helpers/app.ts'
 import { createUser } from './helpers/users.ts'
 
 // One app for the file: every test works on users of its own, so they can share it.
-const app = await build(t, RELAXED_TIMEOUTS)
+const app = await build(t)
 
 async function list(url: string) {
   const res = await app.inject({ method: 'GET', url })

@@ -1,5 +1,5 @@
 import t, { type Test } from 'tap'
-import { build, RELAXED_TIMEOUTS, services, withClient } from './helpers/app.ts'
+import { build, services, withClient } from './helpers/app.ts'
 import { createUser } from './helpers/users.ts'
 
 // Every users route answers through its response schema: a field the schema
@@ -10,7 +10,7 @@ import { createUser } from './helpers/users.ts'
 const USER_FIELDS = ['created_at', 'department', 'email', 'full_name', 'id', 'username']
 const SECRET = 'never-on-the-wire'
 
-const app = await build(t, RELAXED_TIMEOUTS)
+const app = await build(t)
 await withClient((await services()).databaseUrl, (client) =>
   client.query(`ALTER TABLE users ADD COLUMN password_hash text NOT NULL DEFAULT '${SECRET}'`),
 )

@@ -46,8 +46,7 @@ function coalesceWrites(client: Redis) {
 export default fp(
   async function redisPlugin(fastify, { config }: { config: Config }) {
     const log = fastify.log.child({ plugin: 'redis' })
-    const { url, options } = redisClientOptions(config)
-    const client = url ? new Redis(url, options) : new Redis(options)
+    const client = new Redis(redisClientOptions(config))
     coalesceWrites(client)
 
     // ioredis emits an error per failed reconnect: log the transitions only.

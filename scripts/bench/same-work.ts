@@ -33,7 +33,7 @@ import userRoutes from '../../routes/users.ts'
 
 const [port] = process.argv.slice(2)
 // The app has applied the migrations already.
-const config = loadConfig({ ...process.env, MIGRATE_ON_START: 'false' })
+const config = loadConfig(process.env, { MIGRATE_ON_START: false })
 const logLevel = process.env.SAME_WORK_LOGGER
 const app = Fastify(logLevel ? { logger: { level: logLevel, stream: destination({ dest: 1, sync: false }) } } : {})
 // The route table and the document: work at start only, no hook on a request.

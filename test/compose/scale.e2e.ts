@@ -22,7 +22,7 @@ import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { cpus, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after } from 'node:test'
-import { ConfigSchema } from '../../lib/config.ts'
+import { ConfigSchema, TUNING } from '../../lib/config.ts'
 import { eventually } from '../helpers/eventually.ts'
 import { freePort } from '../helpers/ports.ts'
 import {
@@ -58,8 +58,9 @@ const HEALTHY_WITHIN_MS = 240_000
 const BUILD_WITHIN_MS = 20 * 60_000
 
 // What the app reads decides how far the test goes: the passwords and the key
-// from files (POSTGRES_PASSWORD_FILE ...), API keys, TRUST_PROXY, load shedding.
-const appReads = (name: string) => name in ConfigSchema.properties
+// from files (POSTGRES_PASSWORD_FILE ...), API keys, TRUST_PROXY, load shedding
+// (a setting or a constant).
+const appReads = (name: string) => name in ConfigSchema.properties || name in TUNING
 const SECRET_FILES = ['POSTGRES_PASSWORD_FILE', 'REDIS_PASSWORD_FILE', 'API_KEYS_FILE'].every(appReads)
 const API_KEYS = appReads('API_KEYS')
 const TRUST_PROXY = appReads('TRUST_PROXY')

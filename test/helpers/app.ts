@@ -3,7 +3,7 @@ import { connect, createServer, type Socket } from 'node:net'
 import { Writable } from 'node:stream'
 import pg from 'pg'
 import tap, { type Test } from 'tap'
-import { type Config, loadConfig } from '../../lib/config.ts'
+import { type Config, loadConfig, TUNING, type Tuning } from '../../lib/config.ts'
 import { buildServer } from '../../src/build.ts'
 
 export { freePort } from './ports.ts'
@@ -114,9 +114,9 @@ const NO_LOAD_SHEDDING = { OVERLOAD_MAX_EVENT_LOOP_DELAY_MS: '0', OVERLOAD_MAX_E
 
 /**
  * The real application on this file's Postgres and Redis, ready, closed when
- * `t` ends. `env` overrides the configuration (same names as the process env).
- * Each call gets its own Redis key prefix, so tests never see each other's keys.
- * With `logs`, the app logs at info (or env's LOG_LEVEL) into it.
+ * `t` ends. `env` overrides the configuration (see `overrides`). Each call gets
+ * its own Redis key prefix, so tests never see each other's keys. With `logs`,
+ * the app logs at info (or env's LOG_LEVEL) into it.
  */
 export async function build(
   t: Test,
@@ -130,6 +130,45 @@ export async function build(
   return server
 }
 
+/** The settings that put the app on the Postgres of `url` (postgres://user:password@host:port/db). */
+function postgresSettings(url: string): Record<string, string> {
+  const { hostname, port, pathname, username, password } = new URL(url)
+  return {
+    POSTGRES_HOST: hostname,
+    POSTGRES_PORT: port || '5432',
+    POSTGRES_DB: decodeURIComponent(pathname.slice(1)),
+    POSTGRES_USER: decodeURIComponent(username),
+    POSTGRES_PASSWORD: decodeURIComponent(password),
+  }
+}
+
+/** The settings that put the app on the Redis of `url` (redis://:password@host:port). */
+function redisSettings(url: string): Record<string, string> {
+  const { hostname, port, password } = new URL(url)
+  return { REDIS_HOST: hostname, REDIS_PORT: port || '6379', REDIS_PASSWORD: decodeURIComponent(password) }
+}
+
+/**
+ * A test's configuration, in one record of strings: settings by their
+ * variable (as the process env), the constants of TUNING by their name, and
+ * DATABASE_URL or REDIS_URL for where the services are (the servers the test
+ * started, as testcontainers gives their addresses). Split into the settings
+ * and the constants `loadConfig` takes.
+ */
+export function overrides(env: Record<string, string>): { settings: Record<string, string>; tuning: Partial<Tuning> } {
+  const settings: Record<string, string> = {}
+  const tuning: Record<string, unknown> = {}
+  for (const [name, value] of Object.entries(env)) {
+    if (name === 'DATABASE_URL') Object.assign(settings, postgresSettings(value))
+    else if (name === 'REDIS_URL') Object.assign(settings, redisSettings(value))
+    else if (name in TUNING) {
+      const kind = typeof TUNING[name as keyof Tuning]
+      tuning[name] = kind === 'number' ? Number(value) : kind === 'boolean' ? value === 'true' : value
+    } else settings[name] = value
+  }
+  return { settings, tuning: tuning as Partial<Tuning> }
+}
+
 /**
  * The configuration `build` uses: this file's services, a unique key prefix,
  * quiet logs, relaxed timeouts (see RELAXED_TIMEOUTS; the tests of those bounds
@@ -137,7 +176,7 @@ export async function build(
  */
 export async function testConfig(env: Record<string, string> = {}): Promise<Config> {
   const { databaseUrl, redisUrl } = await services()
-  return loadConfig({
+  const { settings, tuning } = overrides({
     DATABASE_URL: databaseUrl,
     REDIS_URL: redisUrl,
     REDIS_KEY_PREFIX: `test:${randomUUID()}:`,
@@ -146,6 +185,7 @@ export async function testConfig(env: Record<string, string> = {}): Promise<Conf
     ...NO_LOAD_SHEDDING,
     ...env,
   })
+  return loadConfig(settings, tuning)
 }
 
 export interface TcpProxy {

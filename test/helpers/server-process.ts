@@ -1,6 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process'
 import type { Test } from 'tap'
-import { freePort, services } from './app.ts'
+import { freePort, overrides, services } from './app.ts'
 
 export interface RunningServer {
   process: ChildProcess
@@ -13,8 +13,10 @@ export interface RunningServer {
 export const SCRIPT = '/usr/bin/script'
 
 /**
- * Starts `node src/server.ts` as the container would (or, with `terminal`, as
- * a developer would, on a pseudo-terminal), and waits until it listens.
+ * Starts the server as `node src/server.ts` does in the container (or, with
+ * `terminal`, as a developer would, on a pseudo-terminal), and waits until it
+ * listens. `env` as `build` takes it: the test's constants reach the process
+ * as an argument of test/helpers/server-entry.ts.
  */
 export async function startServer(
   t: Test,
@@ -23,20 +25,20 @@ export async function startServer(
 ): Promise<RunningServer> {
   const { databaseUrl, redisUrl } = await services()
   const port = await freePort()
+  const { settings, tuning } = overrides({
+    PORT: String(port),
+    HOST: '127.0.0.1',
+    DATABASE_URL: databaseUrl,
+    REDIS_URL: redisUrl,
+    REDIS_KEY_PREFIX: `server-process-${port}:`,
+    ...env,
+  })
+  const entry = ['test/helpers/server-entry.ts', JSON.stringify(tuning)]
   const [command, args] = terminal
-    ? [SCRIPT, ['-qfec', `exec ${process.execPath} src/server.ts`, '/dev/null']]
-    : [process.execPath, ['src/server.ts']]
+    ? [SCRIPT, ['-qfec', `exec ${process.execPath} ${entry[0]} '${entry[1]}'`, '/dev/null']]
+    : [process.execPath, entry]
   const child = spawn(command, args, {
-    env: {
-      PATH: process.env.PATH,
-      NODE_COMPILE_CACHE: process.env.NODE_COMPILE_CACHE,
-      PORT: String(port),
-      HOST: '127.0.0.1',
-      DATABASE_URL: databaseUrl,
-      REDIS_URL: redisUrl,
-      REDIS_KEY_PREFIX: `server-process-${port}:`,
-      ...env,
-    },
+    env: { PATH: process.env.PATH, NODE_COMPILE_CACHE: process.env.NODE_COMPILE_CACHE, ...settings },
     stdio: ['ignore', 'pipe', 'pipe'],
   })
   let output = ''
