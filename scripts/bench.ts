@@ -28,12 +28,13 @@ import { parseArgs } from 'node:util'
 import autocannon from 'autocannon'
 import pg from 'pg'
 import { freePort } from '../test/helpers/ports.ts'
+import { postgresSettings, redisSettings } from '../test/helpers/settings.ts'
 import { bigTable, DEPARTMENTS } from './bench/big-table.ts'
 import { type Client, type Endpoint, load, type Result } from './bench/load.ts'
 import { memory, type Started, startProcess, stopProcess } from './bench/processes.ts'
 import { attribute, BUCKETS } from './bench/profile.ts'
 import { markdownTable, writePart } from './bench/report.ts'
-import { postgresSettings, redisSettings, type Services, services, sql } from './bench/services.ts'
+import { type Services, services, sql } from './bench/services.ts'
 
 const { values: options } = parseArgs({
   options: {

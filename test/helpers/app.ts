@@ -5,6 +5,7 @@ import pg from 'pg'
 import tap, { type Test } from 'tap'
 import { type Config, loadConfig, TUNING, type Tuning } from '../../lib/config.ts'
 import { buildServer } from '../../src/build.ts'
+import { postgresSettings, redisSettings } from './settings.ts'
 
 export { freePort } from './ports.ts'
 
@@ -128,24 +129,6 @@ export async function build(
   t.teardown(() => server.close())
   await server.ready()
   return server
-}
-
-/** The settings that put the app on the Postgres of `url` (postgres://user:password@host:port/db). */
-function postgresSettings(url: string): Record<string, string> {
-  const { hostname, port, pathname, username, password } = new URL(url)
-  return {
-    POSTGRES_HOST: hostname,
-    POSTGRES_PORT: port || '5432',
-    POSTGRES_DB: decodeURIComponent(pathname.slice(1)),
-    POSTGRES_USER: decodeURIComponent(username),
-    POSTGRES_PASSWORD: decodeURIComponent(password),
-  }
-}
-
-/** The settings that put the app on the Redis of `url` (redis://:password@host:port). */
-function redisSettings(url: string): Record<string, string> {
-  const { hostname, port, password } = new URL(url)
-  return { REDIS_HOST: hostname, REDIS_PORT: port || '6379', REDIS_PASSWORD: decodeURIComponent(password) }
 }
 
 /**
