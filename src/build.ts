@@ -5,7 +5,7 @@ import fp from 'fastify-plugin'
 import { destination } from 'pino'
 import { type Config, trustProxy } from '../lib/config.ts'
 import { requestId } from '../lib/request-id.ts'
-import { lazyChildLogger, RequestLog } from '../lib/request-log.ts'
+import { RequestLog } from '../lib/request-log.ts'
 import { MAX_KEY_LENGTH } from '../lib/schemas/cache.ts'
 import { buildValidator } from '../lib/validation.ts'
 import app from './app.ts'
@@ -65,7 +65,6 @@ function serverOptions(
     requestIdHeader: false,
     genReqId: requestId,
     logController: new RequestLog({ requestIdLogLabel: 'requestId' }),
-    childLoggerFactory: lazyChildLogger,
     bodyLimit: config.BODY_LIMIT,
     // Whose X-Forwarded-For sets request.ip (the rate-limit key, the log's
     // remoteAddress): nobody's unless TRUST_PROXY names the proxies.

@@ -41,15 +41,16 @@ export default fp(
       socket.once('close', () => sockets.delete(socket))
     })
 
+    let closing = false
     fastify.addHook('preClose', (done) => {
-      // Fastify answers the requests that arrive from now on with `Connection:
-      // close`; the answers still to come for those in flight get it too.
-      for (const socket of sockets) {
-        const response = inFlightResponse(socket)
-        if (response && !response.headersSent) response.shouldKeepAlive = false
-      }
+      closing = true
       if (fastify.server.listening) closeIdleAfterListener(fastify.server, sockets, options)
       done()
+    })
+    // Every answer sent once closing has started, also those of the requests in flight.
+    fastify.addHook('onSend', (_request, reply, payload, done) => {
+      if (closing) reply.header('connection', 'close')
+      done(null, payload)
     })
   },
   { name: 'drain', fastify: '5.x' },

@@ -1,7 +1,6 @@
 import createError from '@fastify/error'
 import type { preValidationHookHandler } from 'fastify'
 import fp from 'fastify-plugin'
-import { appendRouteHook } from '../../lib/route-hooks.ts'
 
 export const MAX_JSON_DEPTH = 64
 
@@ -34,14 +33,11 @@ const checkDepth: preValidationHookHandler = (request, _reply, done) => {
  * JSON.parse accepts any depth, but JSON.stringify (when the value is stored
  * or sent back) recurses and overflows the stack at a few thousand levels:
  * bodies deeper than MAX_JSON_DEPTH are a 400 before any handler sees them.
- * Only on the routes whose method carries a body: a GET or HEAD has none to check.
+ * A request without a body (a GET) passes at once.
  */
 export default fp(
   async function jsonDepthPlugin(fastify) {
-    fastify.addHook('onRoute', (route) => {
-      if ([route.method].flat().every((method) => method === 'GET' || method === 'HEAD')) return
-      appendRouteHook(route, 'preValidation', checkDepth)
-    })
+    fastify.addHook('preValidation', checkDepth)
   },
   { name: 'json-depth', fastify: '5.x' },
 )

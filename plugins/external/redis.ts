@@ -12,33 +12,6 @@ declare module 'fastify' {
 }
 
 /**
- * Commands sent in one turn of the event loop leave in one write: the socket is
- * corked at the turn's first command and uncorked when the turn ends
- * (setImmediate, after every I/O callback of the turn). Each command keeps its
- * own timeout and reply, and no command waits for an earlier one's answer.
- * (ioredis' enableAutoPipelining batches too, but holds each batch until the
- * previous one is answered: with a hung Redis a request could wait twice
- * REDIS_COMMAND_TIMEOUT_MS.) A write system call costs more here than the rest
- * of a cache read; see docs/performance.md.
- */
-function coalesceWrites(client: Redis) {
-  const send = client.sendCommand.bind(client)
-  let corked: Redis['stream'] | undefined
-  const uncork = () => {
-    corked?.uncork()
-    corked = undefined
-  }
-  client.sendCommand = (...args: Parameters<Redis['sendCommand']>) => {
-    if (corked === undefined && client.status === 'ready') {
-      corked = client.stream
-      corked.cork()
-      setImmediate(uncork)
-    }
-    return send(...args)
-  }
-}
-
-/**
  * Owns the ioredis client. We build it instead of registering @fastify/redis:
  * that plugin holds `ready()` until Redis answers and fails start-up when it
  * gives up, while this service must start, and recover, with Redis down.
@@ -47,7 +20,6 @@ export default fp(
   async function redisPlugin(fastify, { config }: { config: Config }) {
     const log = fastify.log.child({ plugin: 'redis' })
     const client = new Redis(redisClientOptions(config))
-    coalesceWrites(client)
 
     // ioredis emits an error per failed reconnect: log the transitions only.
     let healthy = true
