@@ -23,6 +23,20 @@ export async function startServer(
   env: Record<string, string> = {},
   { terminal = false } = {},
 ): Promise<RunningServer> {
+  // A free port can be taken by another process (another test file's
+  // connection) before the server listens on it: then another port.
+  for (let attempt = 1; attempt <= 3; attempt++) {
+    const server = await startOnce(t, env, terminal)
+    if (server !== 'port taken') return server
+  }
+  throw new Error('server did not start: its port was taken, three times')
+}
+
+async function startOnce(
+  t: Test,
+  env: Record<string, string>,
+  terminal: boolean,
+): Promise<RunningServer | 'port taken'> {
   const { databaseUrl, redisUrl } = await services()
   const port = await freePort()
   const { settings, tuning } = overrides({
@@ -53,6 +67,7 @@ export async function startServer(
   })
   const deadline = Date.now() + 30_000 // generous: the CPU is shared
   while (!output.includes('Server listening')) {
+    if (child.exitCode !== null && output.includes('EADDRINUSE')) return 'port taken'
     if (child.exitCode !== null || Date.now() > deadline) throw new Error(`server did not start:\n${output}`)
     await new Promise((resolve) => setTimeout(resolve, 50))
   }
