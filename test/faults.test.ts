@@ -238,7 +238,6 @@ t.test('Postgres restarted under read load (fast shutdown, then a new start): no
   for (let round = 1; round <= 3; round++) {
     const outcomes: { url: string; status: number; startedAt: number; at: number }[] = []
     const started = Date.now()
-    let restarted = false
     const restartAfterHalfASecond = async () => {
       await new Promise((resolve) => setTimeout(resolve, 500))
       // As before a planned restart: the shutdown then has little left to write.
@@ -246,7 +245,6 @@ t.test('Postgres restarted under read load (fast shutdown, then a new start): no
       const logFrom = postgresLog.length
       await restartable.exec(['bash', '-c', 'kill -INT "$(head -1 "$PGDATA/postmaster.pid")"'])
       await eventually(() => withClient(uri, (client) => client.query('SELECT 1')), 20_000, 20)
-      restarted = true
       const down = (await loggedAt(/received fast shutdown request/, logFrom)) - started
       const ready = (await loggedAt(/ready to accept connections/, logFrom)) - started
       return { down, ready }
@@ -266,9 +264,9 @@ t.test('Postgres restarted under read load (fast shutdown, then a new start): no
     }
     const clients = Promise.all(Array.from({ length: 16 }, (_, i) => client(i)))
     const { down, ready } = await restartAfterHalfASecond()
-    readUntil = Math.max(ready, Date.now() - started) + 1000
+    // Postgres answers again (it logged `ready` before that).
+    readUntil = Date.now() - started + 1000
     await clients
-    t.ok(restarted, 'Postgres answers again')
 
     const failed = outcomes.filter((o) => o.status !== 200 && o.status !== 404)
     const during = outcomes.filter((o) => o.at >= down && o.at <= ready + 500)
