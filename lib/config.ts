@@ -136,7 +136,7 @@ export const TUNING = {
   OVERLOAD_RETRY_AFTER_SECONDS: 2,
 }
 
-export type Tuning = { [K in keyof typeof TUNING]: (typeof TUNING)[K] }
+export type Tuning = typeof TUNING
 
 /** Variables earlier versions read that are gone: set, they would be silently ignored. */
 const RETIRED: Record<string, string> = {
