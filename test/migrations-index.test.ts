@@ -32,13 +32,19 @@ async function beforeIndexMigration(rows: number): Promise<string> {
   return databaseUrl
 }
 
-/** A session that keeps a write to users open: CREATE INDEX CONCURRENTLY waits for it before it builds. */
+/**
+ * A session that holds a writer's lock on users (ROW EXCLUSIVE, what every
+ * INSERT, UPDATE and DELETE takes) in an open transaction: CREATE INDEX
+ * CONCURRENTLY waits for it before it builds. It writes no row: a user written
+ * would hold a counter slot (sql/004) until the commit, and the test's writes
+ * landing in that slot (one in 16, by transaction id) would wait for it too.
+ */
 async function openWrite(t: Test, databaseUrl: string) {
   const client = new pg.Client({ connectionString: databaseUrl })
   await client.connect()
   t.teardown(() => client.end())
   await client.query('BEGIN')
-  await client.query(`INSERT INTO users (username, email) VALUES ('holder', 'holder@example.com')`)
+  await client.query('LOCK TABLE users IN ROW EXCLUSIVE MODE')
   return { commit: () => client.query('COMMIT'), rollback: () => client.query('ROLLBACK') }
 }
 
