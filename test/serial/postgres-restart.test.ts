@@ -3,10 +3,10 @@ import { build, withClient } from '../helpers/app.ts'
 import { postgresContainer } from '../helpers/containers.ts'
 import { eventually } from '../helpers/eventually.ts'
 
-// A serial test (.taprc): tap runs it once every other file has ended, alone on
-// the machine. What it shows depends on how long Postgres takes to restart,
-// which on 2 cores shared with five other test files (their processes, their
-// databases' disk writes) went from 0.1 s to 1.4 s.
+// A serial test (.taprc): tap runs it alone, once the files before it have
+// ended and before those after it start. What it shows depends on how long
+// Postgres takes to restart: 0.11-0.13 s alone, up to 1.4 s on 2 cores shared
+// with five other test files (their processes, containers and databases).
 
 t.test('Postgres restarted under read load (fast shutdown, then a new start): no read fails', async (t) => {
   // A Postgres that starts again whenever its server exits, as `pg_ctl restart -m fast`
