@@ -56,6 +56,7 @@ t.test('a replica killed under POST load: every POST retried with its key ends w
     REDIS_KEY_PREFIX: newPrefix(),
     // The leases of the killed replica's claims end 3 s + 1 s after they were made.
     HTTP_HANDLER_TIMEOUT_MS: '3000',
+    REDIS_COMMAND_TIMEOUT_MS: '1000',
     RATE_LIMIT_MAX: '0',
     OVERLOAD_MAX_EVENT_LOOP_DELAY_MS: '0',
   }

@@ -1,6 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process'
 import type { Test } from 'tap'
-import { freePort, overrides, services } from './app.ts'
+import { freePort, overrides, RELAXED_TIMEOUTS, services } from './app.ts'
 
 export interface RunningServer {
   process: ChildProcess
@@ -15,8 +15,8 @@ export const SCRIPT = '/usr/bin/script'
 /**
  * Starts the server as `node src/server.ts` does in the container (or, with
  * `terminal`, as a developer would, on a pseudo-terminal), and waits until it
- * listens. `env` as `build` takes it: the test's constants reach the process
- * as an argument of test/helpers/server-entry.ts.
+ * listens. `env` as `build` takes it, over the same relaxed timeouts: the
+ * test's constants reach the process as an argument of test/helpers/server-entry.ts.
  */
 export async function startServer(
   t: Test,
@@ -45,6 +45,7 @@ async function startOnce(
     DATABASE_URL: databaseUrl,
     REDIS_URL: redisUrl,
     REDIS_KEY_PREFIX: `server-process-${port}:`,
+    ...RELAXED_TIMEOUTS,
     ...env,
   })
   const entry = ['test/helpers/server-entry.ts', JSON.stringify(tuning)]
