@@ -780,10 +780,13 @@ if (SHEDS_LOAD) {
         })
         const served = alone.outcomes.filter((o) => o.status === 200).length
         const saturation = Math.max(20, Math.round(served / (alone.elapsedMs / 1000)))
-        // Three times that, open loop, until the replica is saturated: every one of its slots
-        // (maxconn) taken and requests waiting in lb's queue, or the replica shedding load
-        // itself. Each try offers twice more.
+        // Three times that, open loop, until the replica is past its capacity for longer than
+        // lb's queue may hold a request (2 s): then lb refuses with its 503, or the replica
+        // sheds load itself. The closed loop can underestimate what the replica serves (in
+        // one CI run it measured 73 req/s, then served 219 req/s for 6 s, each request
+        // within lb's queue time): each try offers twice more, up to 12 times the estimate.
         let overloaded: Awaited<ReturnType<typeof openLoop>> | undefined
+        const everyAttempt: Outcome[] = []
         let rate = 3 * saturation
         for (let attempt = 1; attempt <= 3; attempt++, rate *= 2) {
           overloaded = await openLoop({
@@ -793,11 +796,14 @@ if (SHEDS_LOAD) {
             maxInFlight: 3000,
             next: () => spec('GET', '/'),
           })
-          // Saturated: lb had to queue for it, or it shed load itself.
-          const backend = (await lbStats()).find((row) => row.pxname === 'web' && row.svname === 'BACKEND')
-          if (Number(backend?.qmax) > 0 || overloaded.outcomes.some(shedByWeb)) break
+          everyAttempt.push(...overloaded.outcomes)
+          if (overloaded.outcomes.some((o) => refusedByLb(o) || shedByWeb(o))) break
+          figures.push(`overload: at ${rate} req/s every request was served in time (${statuses(overloaded.outcomes)})`)
           if (attempt === 3) {
-            assert.fail(`at up to ${rate} req/s lb never queued and the replica never shed: it was not saturated`)
+            assert.fail(
+              `at up to ${rate} req/s (${rate / saturation} times the replica's measured capacity) no request was ` +
+                'refused: lb queued them all on, or a tenth of a core kept up, which it cannot',
+            )
           }
         }
         const stats = await lbStats()
@@ -813,7 +819,7 @@ if (SHEDS_LOAD) {
             `the client saw ${statuses(outcomes)} (${outcomes.filter(refusedByLb).length} lb's 503 after its queue, ` +
             `${outcomes.filter(shedByWeb).length} shed by web with Retry-After)`,
         )
-        const resets = outcomes.filter((o) => o.status === 0)
+        const resets = everyAttempt.filter((o) => o.status === 0)
         if (resets.length > 0) {
           // What lb logged of them, if it saw them at all.
           const { stdout } = await run('docker', ['logs', await lb()], { timeoutMs: 60_000 })
@@ -824,10 +830,9 @@ if (SHEDS_LOAD) {
           )
         }
         assert.equal(resets.length, 0, `no request without an answer: ${describeFailures(resets)}`)
-        const other = outcomes.filter((o) => o.status !== 200 && !refusedByLb(o) && !shedByWeb(o))
+        const other = everyAttempt.filter((o) => o.status !== 200 && !refusedByLb(o) && !shedByWeb(o))
         assert.equal(other.length, 0, `only 200 or a JSON 503: ${describeFailures(other)}`)
-        const refused = outcomes.filter((o) => refusedByLb(o) || shedByWeb(o))
-        assert.ok(refused.length > 0, 'past its capacity, some requests were refused at once rather than queued on')
+        const refused = everyAttempt.filter((o) => refusedByLb(o) || shedByWeb(o))
         assert.ok(
           refused.every((o) => Number(o.headers['retry-after']) > 0),
           'every 503 says when to retry',
