@@ -5,7 +5,7 @@ import { eventually } from '../helpers/eventually.ts'
 
 // A serial test (.taprc): tap runs it alone, once the files before it have
 // ended and before those after it start. What it shows depends on how long
-// Postgres takes to restart: 0.11-0.13 s alone, up to 1.4 s on 2 cores shared
+// Postgres takes to restart: 0.06-0.17 s alone, up to 1.4 s on 2 cores shared
 // with five other test files (their processes, containers and databases).
 
 t.test('Postgres restarted under read load (fast shutdown, then a new start): no read fails', async (t) => {
